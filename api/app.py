@@ -1,0 +1,54 @@
+"""The application factory: engine in the lifespan, routers, problem handlers, ETags."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from api.db import engine_for, make_sessionmaker
+from api.errors import install_error_handlers
+from api.http_cache import ETagMiddleware
+from api.routers import health, v1_router
+from api.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API for `settings` (default: from the environment); nothing connects yet."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = engine_for(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Smart-village criteria API",
+        version="1.0.0",
+        description=(
+            "Vietnam's smart-village (thôn thông minh) criteria as data: indicator "
+            "submissions, exact scoring with gaps, rankings and roll-ups."
+        ),
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(ETagMiddleware)
+    app.include_router(health.router)
+    app.include_router(v1_router, prefix=API_PREFIX)
+    return app

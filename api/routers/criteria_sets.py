@@ -1,0 +1,5 @@
+"""Placeholder router: criteria_sets."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["criteria_sets"])

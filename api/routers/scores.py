@@ -1,0 +1,5 @@
+"""Placeholder router: scores."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["scores"])

@@ -1,0 +1,5 @@
+"""Placeholder router: submissions."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["submissions"])

@@ -1,0 +1,5 @@
+"""Placeholder router: units."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["units"])

@@ -1,0 +1,1 @@
+"""Use cases per resource, shared by the HTTP routers, the CLI and the benchmarks."""

@@ -1,0 +1,68 @@
+"""Settings from the environment; the only module that reads os.environ."""
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration: `DATABASE_URL` and `SMARTVILLAGE_*` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="SMARTVILLAGE_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./smartvillage.db",
+        validation_alias=AliasChoices("DATABASE_URL", "SMARTVILLAGE_DATABASE_URL"),
+    )
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    problem_base: str = "https://smartvillage.example/problems/"
+    pool_size: int = 10
+    rescore_batch: int = 2000
+    log_level: str = "INFO"
+
+    @property
+    def sync_url(self) -> str:
+        """The URL for synchronous drivers (Alembic): sqlite or postgresql+psycopg."""
+        return to_sync_url(self.database_url)
+
+    @property
+    def async_url(self) -> str:
+        """The URL for the async request path: sqlite+aiosqlite or postgresql+asyncpg."""
+        return to_async_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sync_url.startswith("sqlite")
+
+
+def _scheme_rest(url: str) -> tuple[str, str]:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"not a database URL: {url!r}")
+    return scheme.split("+", 1)[0], rest
+
+
+def to_sync_url(url: str) -> str:
+    """Normalise any accepted spelling to the synchronous driver URL."""
+    scheme, rest = _scheme_rest(url)
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    if scheme == "sqlite":
+        return f"sqlite://{rest}"
+    raise ValueError(f"unsupported database: {scheme!r} (use sqlite or postgresql)")
+
+
+def to_async_url(url: str) -> str:
+    """Normalise any accepted spelling to the asyncio driver URL."""
+    scheme, rest = _scheme_rest(to_sync_url(url))
+    driver = "postgresql+asyncpg" if scheme == "postgresql" else "sqlite+aiosqlite"
+    return f"{driver}://{rest}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide default settings (tests build their own)."""
+    return Settings()

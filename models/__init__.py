@@ -1,0 +1,17 @@
+"""SQLModel tables and API schemas; importing this package registers every table (Alembic)."""
+
+from models.base import metadata
+from models.criteria_sets import CriteriaSetVersion
+from models.scores import Score, ScoreIndicator
+from models.submissions import Submission, SubmissionRevision
+from models.units import Unit
+
+__all__ = [
+    "CriteriaSetVersion",
+    "Score",
+    "ScoreIndicator",
+    "Submission",
+    "SubmissionRevision",
+    "Unit",
+    "metadata",
+]

@@ -1,0 +1,156 @@
+"""Stored scores per (village, period) and the per-indicator facts that summaries aggregate."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+)
+from sqlmodel import Field, SQLModel
+
+from models.base import created_at_field
+
+SCORE_STATUSES = ("met", "not_met", "incomplete")
+
+
+class Score(SQLModel, table=True):
+    """The score of a village's current submission for a period, and what produced it."""
+
+    __tablename__ = "score"
+    __table_args__ = (
+        CheckConstraint("status IN ('met', 'not_met', 'incomplete')", name="status"),
+        Index("ix_score_province_id_period", "province_id", "period"),
+        Index("ix_score_commune_id_period", "commune_id", "period"),
+        Index("ix_score_village_id_period", "village_id", "period", unique=True),
+        Index("ix_score_criteria_set_version_id", "criteria_set_version_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("submission.id", ondelete="CASCADE"), nullable=False, unique=True
+        )
+    )
+    village_id: int = Field(sa_column=Column(Integer, ForeignKey("unit.id"), nullable=False))
+    commune_id: int = Field(sa_column=Column(Integer, ForeignKey("unit.id"), nullable=False))
+    province_id: int = Field(sa_column=Column(Integer, ForeignKey("unit.id"), nullable=False))
+    village_code: str = Field(sa_column=Column(String(32), nullable=False))
+    period: str = Field(sa_column=Column(String(6), nullable=False))
+    criteria_set_version_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("criteria_set_version.id"), nullable=False)
+    )
+    status: str = Field(sa_column=Column(String(10), nullable=False))
+    score: Decimal = Field(sa_column=Column(Numeric(4, 1), nullable=False))
+    submission_revision: int = Field(sa_column=Column(Integer, nullable=False))
+    submission_status: str = Field(sa_column=Column(String(10), nullable=False))
+    computed_at: datetime = created_at_field()
+
+
+class ScoreIndicator(SQLModel, table=True):
+    """One applicable, reported indicator of a stored score (what summaries average)."""
+
+    __tablename__ = "score_indicator"
+    __table_args__ = (
+        Index("ix_score_indicator_province_id_period", "province_id", "period"),
+        Index("ix_score_indicator_commune_id_period", "commune_id", "period"),
+    )
+
+    submission_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("submission.id", ondelete="CASCADE"), primary_key=True)
+    )
+    indicator_code: str = Field(sa_column=Column(String(64), primary_key=True))
+    commune_id: int = Field(sa_column=Column(Integer, nullable=False))
+    province_id: int = Field(sa_column=Column(Integer, nullable=False))
+    period: str = Field(sa_column=Column(String(6), nullable=False))
+    value: Decimal = Field(sa_column=Column(Numeric(14, 4), nullable=False))
+    passed: bool = Field(sa_column=Column(Boolean, nullable=False))
+
+
+class CriteriaSetRef(SQLModel):
+    code: str
+    version: int
+
+
+class SubmissionRef(SQLModel):
+    status: str
+    revision: int
+
+
+class GapPublic(SQLModel):
+    measure: str
+    amount: Decimal | int | None
+
+
+class TargetPublic(SQLModel):
+    op: str
+    value: bool | int | Decimal
+
+
+class IndicatorPublic(SQLModel):
+    code: str
+    criterion: str
+    kind: str
+    value: bool | int | Decimal | None
+    target: TargetPublic
+    passed: bool | None
+    applicable: bool
+    mandatory: bool
+    attainment: Decimal | None
+    gap: GapPublic | None
+
+
+class ScorePublic(SQLModel):
+    """A village's score with per-indicator detail and gaps."""
+
+    village_code: str
+    period: str
+    criteria_set: CriteriaSetRef
+    status: str
+    score: Decimal
+    submission: SubmissionRef
+    indicators: list[IndicatorPublic]
+    computed_at: datetime
+
+
+class TrendItem(SQLModel):
+    period: str
+    score: Decimal
+    status: str
+    criteria_set: CriteriaSetRef
+    submission: SubmissionRef
+    computed_at: datetime
+
+
+class RankingItem(SQLModel):
+    rank: int
+    village_code: str
+    village_name: str
+    commune_code: str
+    period: str
+    score: Decimal
+    status: str
+
+
+class IndicatorSummary(SQLModel):
+    code: str
+    mean: Decimal | None
+    pass_rate: Decimal | None
+    villages: int
+
+
+class SummaryPublic(SQLModel):
+    unit_code: str
+    period: str | None
+    villages_total: int
+    villages_reported: int
+    villages_met: int
+    communes_total: int
+    communes_with_smart_village: int
+    indicators: list[IndicatorSummary]

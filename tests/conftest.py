@@ -1,0 +1,105 @@
+"""Test database (SQLite by default, PostgreSQL when TEST_DATABASE_URL is set) and clients.
+
+The schema is made once per run by `alembic upgrade head`. Each test starts from empty
+tables (truncated after every test), so tests may commit for real and the app under test
+runs exactly as in production, on its own engine inside the TestClient's event loop.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from api.app import create_app
+from api.db import make_sync_engine
+from api.migrate import upgrade
+from api.settings import Settings, to_sync_url
+from models import metadata
+
+TABLES_CHILD_FIRST = [t.name for t in reversed(metadata.sorted_tables)]
+
+
+def _create_pg_database(server_url: str) -> str:
+    url = make_url(to_sync_url(server_url))
+    name = f"sv_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        dbname=url.database or "postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg_database(db_url: str) -> None:
+    url = make_url(db_url)
+    with psycopg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated database for this test run."""
+    server = os.environ.get("TEST_DATABASE_URL")
+    if server:
+        url = _create_pg_database(server)
+        upgrade(url)
+        yield url
+        _drop_pg_database(url)
+        return
+    path: Path = tmp_path_factory.mktemp("db") / "test.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    yield url
+
+
+@pytest.fixture(scope="session")
+def sync_engine(database_url: str) -> Iterator[Engine]:
+    engine = make_sync_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(sync_engine: Engine) -> Iterator[Engine]:
+    """The test database's sync engine; every table is emptied after the test."""
+    yield sync_engine
+    with sync_engine.begin() as conn:
+        if sync_engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(TABLES_CHILD_FIRST)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in TABLES_CHILD_FIRST:
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def settings(database_url: str, db: Engine) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
