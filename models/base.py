@@ -1,10 +1,11 @@
 """Shared model plumbing: the constraint naming convention, UTC time, NFC text."""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import AfterValidator
-from sqlalchemy import DateTime, MetaData
+from pydantic import AfterValidator, PlainSerializer
+from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from criteria.text import nfc
@@ -23,14 +24,46 @@ NfcStr = Annotated[str, AfterValidator(nfc)]
 """User text: stored in Unicode NFC, surrounding whitespace removed."""
 
 
+def _json_number(value: Decimal) -> int | float:
+    # Display only: exact Decimals become JSON numbers; pass/fail was decided before this.
+    return (
+        int(value)
+        if value == value.to_integral_value() and value.as_tuple().exponent == 0
+        else float(value)
+    )
+
+
+JsonNumber = Annotated[
+    Decimal, PlainSerializer(_json_number, return_type=int | float, when_used="json")
+]
+"""A Decimal that leaves the API as a JSON number, not a string."""
+
+
 def utcnow() -> datetime:
     """Timezone-aware now in UTC."""
     return datetime.now(UTC)
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every backend (SQLite keeps no zone: assume UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime; use models.base.utcnow()")
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]
+
+
 def created_at_field() -> datetime:
-    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False)  # type: ignore[no-any-return]
+    return Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)  # type: ignore[no-any-return]
 
 
 def optional_time_field() -> datetime | None:
-    return Field(default=None, sa_type=DateTime(timezone=True), nullable=True)  # type: ignore[no-any-return]
+    return Field(default=None, sa_type=UtcDateTime, nullable=True)  # type: ignore[no-any-return]

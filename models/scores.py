@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from models.base import created_at_field
+from models.base import JsonNumber, created_at_field
 
 SCORE_STATUSES = ("met", "not_met", "incomplete")
 
@@ -85,24 +85,24 @@ class SubmissionRef(SQLModel):
 
 class GapPublic(SQLModel):
     measure: str
-    amount: Decimal | int | None
+    amount: JsonNumber | int | None
 
 
 class TargetPublic(SQLModel):
     op: str
-    value: bool | int | Decimal
+    value: bool | int | JsonNumber
 
 
 class IndicatorPublic(SQLModel):
     code: str
     criterion: str
     kind: str
-    value: bool | int | Decimal | None
+    value: bool | int | JsonNumber | None
     target: TargetPublic
     passed: bool | None
     applicable: bool
     mandatory: bool
-    attainment: Decimal | None
+    attainment: JsonNumber | None
     gap: GapPublic | None
 
 
@@ -113,7 +113,7 @@ class ScorePublic(SQLModel):
     period: str
     criteria_set: CriteriaSetRef
     status: str
-    score: Decimal
+    score: JsonNumber
     submission: SubmissionRef
     indicators: list[IndicatorPublic]
     computed_at: datetime
@@ -121,7 +121,7 @@ class ScorePublic(SQLModel):
 
 class TrendItem(SQLModel):
     period: str
-    score: Decimal
+    score: JsonNumber
     status: str
     criteria_set: CriteriaSetRef
     submission: SubmissionRef
@@ -134,14 +134,14 @@ class RankingItem(SQLModel):
     village_name: str
     commune_code: str
     period: str
-    score: Decimal
+    score: JsonNumber
     status: str
 
 
 class IndicatorSummary(SQLModel):
     code: str
-    mean: Decimal | None
-    pass_rate: Decimal | None
+    mean: JsonNumber | None
+    pass_rate: JsonNumber | None
     villages: int
 
 

@@ -1,5 +1,77 @@
-"""Placeholder router: scores."""
+"""Scores: one village's score and trend; rankings and summaries under a unit."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import (
+    CallerDep,
+    CursorQuery,
+    LimitQuery,
+    PeriodQuery,
+    SessionDep,
+    UnitDep,
+    VillageDep,
+)
+from api.pagination import DEFAULT_LIMIT, Page
+from api.services import rankings, scores
+from api.services.rankings import ScoreStatus, Sort
+from models.scores import RankingItem, ScorePublic, SummaryPublic, TrendItem
 
 router = APIRouter(tags=["scores"])
+SortQuery = Annotated[Sort, Query(description="`-score` (default), `score` or `village_code`.")]
+StatusQuery = Annotated[ScoreStatus | None, Query(description="Only villages with this status.")]
+
+
+@router.get("/villages/{village_code}/score", status_code=200)
+async def get_village_score(
+    village: VillageDep, period: PeriodQuery, session: SessionDep, caller: CallerDep
+) -> ScorePublic:
+    """The village's score for a period (latest if omitted), every indicator explained."""
+    return await scores.village_score(session, village=village, period=period, caller=caller)
+
+
+@router.get("/villages/{village_code}/scores", status_code=200)
+async def list_village_scores(
+    village: VillageDep,
+    session: SessionDep,
+    caller: CallerDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[TrendItem]:
+    """The village's score per period, oldest first (its trend)."""
+    return await scores.village_trend(
+        session, village=village, caller=caller, limit=limit, cursor=cursor
+    )
+
+
+@router.get("/units/{code}/scores", status_code=200)
+async def list_unit_rankings(
+    unit: UnitDep,
+    period: PeriodQuery,
+    session: SessionDep,
+    caller: CallerDep,
+    status: StatusQuery = None,
+    sort: SortQuery = "-score",
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[RankingItem]:
+    """Villages under the unit with a score for the period, ranked."""
+    return await rankings.ranking(
+        session,
+        unit=unit,
+        period=period,
+        status=status,
+        sort=sort,
+        caller=caller,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("/units/{code}/summary", status_code=200)
+async def get_unit_summary(
+    unit: UnitDep, period: PeriodQuery, session: SessionDep, caller: CallerDep
+) -> SummaryPublic:
+    """Villages total / reported / met, communes with a smart village, per-indicator stats."""
+    return await rankings.summary(session, unit=unit, period=period, caller=caller)

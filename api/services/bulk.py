@@ -1,0 +1,32 @@
+"""Set-based writes: COPY on PostgreSQL, multi-row executemany on SQLite."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, delete, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+CHUNK = 900  # stays under SQLite's bound-parameter limit for IN lists
+
+
+async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction, as fast as the backend allows."""
+    if not rows:
+        return
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        columns = list(rows[0])
+        raw = await conn.get_raw_connection()
+        records = [tuple(r[c] for c in columns) for r in rows]
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            table.name, records=records, columns=columns
+        )
+        return
+    await session.execute(insert(table), list(rows))
+
+
+async def delete_in(session: AsyncSession, table: Table, column: str, ids: Sequence[Any]) -> None:
+    """DELETE FROM table WHERE column IN ids, in chunks."""
+    col = table.c[column]
+    for start in range(0, len(ids), CHUNK):
+        await session.execute(delete(table).where(col.in_(ids[start : start + CHUNK])))

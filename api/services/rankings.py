@@ -1,0 +1,191 @@
+"""Rankings and summaries of the villages under a unit, read from stored scores."""
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from sqlalchemy import Integer, case, cast, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from api.caller import Caller
+from api.pagination import Page, decode_cursor, encode_cursor
+from api.problems import NotFound
+from criteria.periods import Period
+from models.scores import IndicatorSummary, RankingItem, Score, ScoreIndicator, SummaryPublic
+from models.units import Unit
+
+Sort = Literal["-score", "score", "village_code"]
+ScoreStatus = Literal["met", "not_met", "incomplete"]
+
+
+def in_subtree(table: Any, unit: Unit) -> Any:
+    """Rows of `table` (with village/commune/province ids) that lie under `unit`."""
+    if unit.level == "province":
+        return table.province_id == unit.id
+    if unit.level == "commune":
+        return table.commune_id == unit.id
+    return table.village_id == unit.id
+
+
+def _visible(caller: Caller) -> Any:
+    return Score.submission_status == "approved" if caller.approved_only else true()
+
+
+async def latest_period(session: AsyncSession, *, unit: Unit, caller: Caller) -> str:
+    """The latest period with a score in scope, or 404."""
+    stmt = select(func.max(Score.period)).where(in_subtree(Score, unit), _visible(caller))
+    period = await session.scalar(stmt)
+    if period is None:
+        raise NotFound(f"No village under {unit.code!r} has a score yet.")
+    return str(period)
+
+
+def _after(sort: Sort, key: dict[str, Any]) -> Any:
+    code = str(key["c"])
+    if sort == "village_code":
+        return Score.village_code > code
+    s = Decimal(str(key["s"]))
+    beyond = Score.score < s if sort == "-score" else Score.score > s
+    return beyond | ((Score.score == s) & (Score.village_code > code))
+
+
+def _order(sort: Sort) -> list[Any]:
+    if sort == "village_code":
+        return [Score.village_code]
+    first = Score.score.desc() if sort == "-score" else Score.score.asc()  # type: ignore[attr-defined]
+    return [first, Score.village_code]
+
+
+async def ranking(
+    session: AsyncSession,
+    *,
+    unit: Unit,
+    period: Period | None,
+    status: ScoreStatus | None,
+    sort: Sort,
+    caller: Caller,
+    limit: int,
+    cursor: str | None,
+) -> Page[RankingItem]:
+    """Villages under `unit` with a score for the period, ranked; `rank` is 1-based."""
+    key = decode_cursor(cursor, fields=("s", "c", "n", "p"))
+    wanted = str(period) if period else (key["p"] if key else None)
+    wanted = wanted or await latest_period(session, unit=unit, caller=caller)
+    village, commune = aliased(Unit), aliased(Unit)
+    stmt = (
+        select(Score.village_code, village.name, commune.code, Score.score, Score.status)
+        .join(village, village.id == Score.village_id)
+        .join(commune, commune.id == Score.commune_id)
+        .where(in_subtree(Score, unit), Score.period == wanted, _visible(caller))
+        .order_by(*_order(sort))
+        .limit(limit + 1)
+    )
+    if status:
+        stmt = stmt.where(Score.status == status)
+    if key:
+        stmt = stmt.where(_after(sort, key))
+    rows = (await session.execute(stmt)).all()
+    offset = int(key["n"]) if key else 0
+    items = [
+        RankingItem(
+            rank=offset + i + 1,
+            village_code=code,
+            village_name=name,
+            commune_code=commune_code,
+            period=wanted,
+            score=score,
+            status=st,
+        )
+        for i, (code, name, commune_code, score, st) in enumerate(rows[:limit])
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = encode_cursor(
+            {"s": str(last.score), "c": last.village_code, "n": last.rank, "p": wanted}
+        )
+    return Page[RankingItem](items=items, next_cursor=next_cursor)
+
+
+def _round(value: Any, places: str) -> Decimal | None:
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+async def _unit_counts(session: AsyncSession, unit: Unit) -> tuple[int, int]:
+    if unit.level != "province":
+        return 1, 1
+    stmt = select(Unit.level, func.count()).where(Unit.province_id == unit.id).group_by(Unit.level)
+    counts = dict((await session.execute(stmt)).tuples().all())
+    return counts.get("village", 0), counts.get("commune", 0)
+
+
+async def _village_count(session: AsyncSession, unit: Unit) -> int:
+    if unit.level == "village":
+        return 1
+    stmt = select(func.count()).where(Unit.commune_id == unit.id, Unit.level == "village")
+    return int(await session.scalar(stmt) or 0)
+
+
+async def summary(
+    session: AsyncSession, *, unit: Unit, period: Period | None, caller: Caller
+) -> SummaryPublic:
+    """Counts and per-indicator mean / pass rate for the villages under `unit`."""
+    wanted = str(period) if period else await latest_period(session, unit=unit, caller=caller)
+    scope = (in_subtree(Score, unit), Score.period == wanted, _visible(caller))
+    met = Score.status == "met"
+    counts = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(cast(met, Integer)), 0),
+                func.count(func.distinct(case((met, Score.commune_id)))),
+            ).where(*scope)
+        )
+    ).one()
+    villages_total, communes_total = await _unit_counts(session, unit)
+    if unit.level == "commune":
+        villages_total = await _village_count(session, unit)
+    return SummaryPublic(
+        unit_code=unit.code,
+        period=wanted,
+        villages_total=villages_total,
+        villages_reported=counts[0],
+        villages_met=int(counts[1]),
+        communes_total=communes_total,
+        communes_with_smart_village=counts[2],
+        indicators=await _indicator_stats(session, unit=unit, period=wanted, caller=caller),
+    )
+
+
+async def _indicator_stats(
+    session: AsyncSession, *, unit: Unit, period: str, caller: Caller
+) -> list[IndicatorSummary]:
+    si = ScoreIndicator
+    where: list[Any] = [si.period == period]
+    if unit.level == "village" or caller.approved_only:
+        scored = select(Score.submission_id).where(
+            in_subtree(Score, unit), Score.period == period, _visible(caller)
+        )
+        where.append(si.submission_id.in_(scored))  # type: ignore[attr-defined]
+    if unit.level != "village":
+        where.append(in_subtree(si, unit))
+    stmt = (
+        select(
+            si.indicator_code,
+            func.avg(si.value),
+            func.avg(cast(si.passed, Integer)),
+            func.count(),
+        )
+        .where(*where)
+        .group_by(si.indicator_code)
+        .order_by(si.indicator_code)
+    )
+    rows = (await session.execute(stmt)).all()
+    return [
+        IndicatorSummary(
+            code=code, mean=_round(mean, "0.01"), pass_rate=_round(rate, "0.0001"), villages=n
+        )
+        for code, mean, rate, n in rows
+    ]

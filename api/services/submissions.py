@@ -1,0 +1,207 @@
+"""Submissions: validated puts with every revision kept, reads, and the score recomputed
+in the same transaction as the change."""
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.caller import Caller
+from api.pagination import Page, decode_cursor, encode_cursor
+from api.problems import FieldError, NotFound, PreconditionFailed, SubmissionLocked, Unprocessable
+from api.services import scoring
+from api.services.versions import ActiveVersion, choose, published_versions
+from criteria.document import ValuesInvalid, validate_values
+from criteria.periods import Period
+from models.base import utcnow
+from models.submissions import (
+    RevisionPublic,
+    Submission,
+    SubmissionIn,
+    SubmissionPublic,
+    SubmissionRevision,
+)
+from models.units import Unit
+
+
+def etag(sub: Submission) -> str:
+    """The submission's validator: its revision and review status."""
+    return f'"r{sub.revision}-{sub.status}"'
+
+
+def _json_value(value: int | bool | Decimal) -> int | bool | float:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+async def version_for(session: AsyncSession, *, village: Unit, period: Period) -> ActiveVersion:
+    """The criteria-set version that scores this village-period, or a 422 saying why not."""
+    if period.is_future():
+        raise Unprocessable(
+            f"Period {period} has not started yet (Asia/Ho_Chi_Minh time).",
+            errors=[FieldError("period", "future_period", "a future period cannot be reported")],
+        )
+    province = await session.get(Unit, village.province_id)
+    version = choose(await published_versions(session), province.code if province else "", period)
+    if version is None:
+        raise Unprocessable(
+            f"No published criteria set applies to village {village.code!r} for {period}.",
+            errors=[FieldError("period", "no_criteria_set", "no criteria set in force")],
+        )
+    if version.period_type != period.kind:
+        raise Unprocessable(
+            f"Criteria set {version.code} v{version.version} is reported by {version.period_type}; "
+            f"{period} is a {period.kind}.",
+            errors=[FieldError("period", "wrong_period_type", f"expected a {version.period_type}")],
+        )
+    return version
+
+
+def clean_or_422(version: ActiveVersion, values: dict[str, Any]) -> dict[str, Any]:
+    """Values checked against the set's measures, as stored JSON; 422 names each measure."""
+    try:
+        cleaned = validate_values(version.doc, values)
+    except ValuesInvalid as exc:
+        errors = [FieldError(f"values.{i.measure}", i.code, i.message) for i in exc.issues]
+        names = ", ".join(sorted({i.measure for i in exc.issues}))
+        raise Unprocessable(
+            f"Some reported values are not valid: {names}.", errors=errors
+        ) from None
+    return {k: _json_value(v) for k, v in cleaned.items()}
+
+
+async def _current(
+    session: AsyncSession, village: Unit, period: Period, *, lock: bool = False
+) -> Submission | None:
+    stmt = select(Submission).where(
+        Submission.village_id == village.id, Submission.period == str(period)
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _check_writable(sub: Submission, if_match: str | None) -> None:
+    if (
+        if_match is not None
+        and if_match.strip() != "*"
+        and etag(sub) not in {t.strip().removeprefix("W/") for t in if_match.split(",")}
+    ):
+        raise PreconditionFailed(
+            f"The submission changed since you read it (now {etag(sub)}); reload and retry."
+        )
+    if sub.status == "approved":
+        raise SubmissionLocked(
+            "This submission is approved and locked; a reviewer must reopen it first."
+        )
+
+
+async def put(
+    session: AsyncSession,
+    *,
+    village: Unit,
+    period: Period,
+    body: SubmissionIn,
+    actor: Caller,
+    if_match: str | None = None,
+) -> tuple[Submission, bool]:
+    """Create or revise a submission; returns it and whether it was created."""
+    version = await version_for(session, village=village, period=period)
+    values = clean_or_422(version, body.values)
+    evidence = [str(u) for u in body.evidence]
+    sub = await _current(session, village, period, lock=True)
+    created = sub is None
+    if sub is None:
+        if if_match is not None and if_match.strip() != "*":
+            raise PreconditionFailed("There is no submission yet to match If-Match against.")
+        sub = Submission(
+            village_id=village.id or 0,
+            period=str(period),
+            revision=0,
+            status="submitted",
+            values={},
+            evidence=[],
+        )
+        session.add(sub)
+    else:
+        _check_writable(sub, if_match)
+        same = (sub.values, sub.evidence, sub.note) == (values, evidence, body.note)
+        if same and sub.status == "submitted":
+            return sub, False
+    _revise(sub, values=values, evidence=evidence, note=body.note, actor=actor)
+    await session.flush()
+    assert sub.id is not None
+    session.add(_revision_row(sub))
+    await session.flush()
+    await scoring.rescore_submissions(session, [sub.id])
+    await session.commit()
+    return sub, created
+
+
+def _revise(
+    sub: Submission, *, values: dict[str, Any], evidence: list[str], note: str | None, actor: Caller
+) -> None:
+    sub.revision += 1
+    sub.values, sub.evidence, sub.note = values, evidence, note
+    sub.status, sub.submitted_by, sub.submitted_at = "submitted", actor.username, utcnow()
+    sub.reviewed_by = sub.reviewed_at = sub.review_comment = None
+
+
+def _revision_row(sub: Submission) -> SubmissionRevision:
+    return SubmissionRevision(
+        submission_id=sub.id or 0,
+        revision=sub.revision,
+        values=sub.values,
+        evidence=sub.evidence,
+        note=sub.note,
+        submitted_by=sub.submitted_by,
+        submitted_at=sub.submitted_at,
+    )
+
+
+async def get(session: AsyncSession, *, village: Unit, period: Period) -> Submission:
+    """The current revision, or 404."""
+    sub = await _current(session, village, period)
+    if sub is None:
+        raise NotFound(f"Village {village.code!r} has no submission for {period}.")
+    return sub
+
+
+def to_public(sub: Submission, village: Unit) -> SubmissionPublic:
+    """The API shape of a submission."""
+    return SubmissionPublic(
+        village_code=village.code,
+        period=sub.period,
+        values=sub.values,
+        evidence=sub.evidence,
+        note=sub.note,
+        status=sub.status,
+        revision=sub.revision,
+        submitted_by=sub.submitted_by,
+        submitted_at=sub.submitted_at,
+        reviewed_by=sub.reviewed_by,
+        review_comment=sub.review_comment,
+    )
+
+
+async def revisions(
+    session: AsyncSession, *, village: Unit, period: Period, limit: int, cursor: str | None
+) -> Page[RevisionPublic]:
+    """Every kept revision, oldest first."""
+    sub = await get(session, village=village, period=period)
+    key = decode_cursor(cursor, fields=("revision",))
+    stmt = (
+        select(SubmissionRevision)
+        .where(SubmissionRevision.submission_id == sub.id)
+        .order_by(SubmissionRevision.revision)  # type: ignore[arg-type]
+        .limit(limit + 1)
+    )
+    if key:
+        stmt = stmt.where(SubmissionRevision.revision > int(key["revision"]))
+    rows = list((await session.execute(stmt)).scalars())
+    more = len(rows) > limit
+    items = [RevisionPublic.model_validate(r, from_attributes=True) for r in rows[:limit]]
+    next_cursor = encode_cursor({"revision": items[-1].revision}) if more else None
+    return Page[RevisionPublic](items=items, next_cursor=next_cursor)
