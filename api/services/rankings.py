@@ -117,7 +117,7 @@ async def _unit_counts(session: AsyncSession, unit: Unit) -> tuple[int, int]:
     if unit.level != "province":
         return 1, 1
     stmt = select(Unit.level, func.count()).where(Unit.province_id == unit.id).group_by(Unit.level)
-    counts = dict((await session.execute(stmt)).tuples().all())
+    counts = {level: n for level, n in (await session.execute(stmt)).all()}
     return counts.get("village", 0), counts.get("commune", 0)
 
 

@@ -1,0 +1,418 @@
+"""Bulk unit import: parse CSV or JSON, validate every row, apply set-based in one transaction."""
+
+import asyncio
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.problems import FieldError, Unprocessable, UnsupportedMediaType
+from api.services.units import move_communes, move_villages, placement, unit_table
+from criteria.text import fold, nfc
+from models.base import utcnow
+from models.units import PARENT_LEVEL, UnitCreate
+
+CSV_HEADER = ["code", "name", "level", "parent_code", "lat", "lon"]
+CSV_TYPES = frozenset({"text/csv", "application/csv"})
+LEVELS = ("province", "commune", "village")
+CHUNK = 1000
+MAX_LISTED_ERRORS = 1000
+_t = unit_table
+
+
+@dataclass(frozen=True)
+class ImportBody:
+    """An uploaded payload: its media type, file name (multipart only) and bytes."""
+
+    media_type: str | None
+    filename: str | None
+    data: bytes
+
+
+class ImportErrorPublic(BaseModel):
+    """One bad row (1-based data row; row 0 is the file itself) and column."""
+
+    row: int
+    column: str | None
+    code: str
+    message: str
+
+
+class ImportReportPublic(BaseModel):
+    """What an import did, or with `dry_run` would do."""
+
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    errors: list[ImportErrorPublic]
+
+
+@dataclass(frozen=True)
+class _Row:
+    row: int
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    lat: float | None
+    lon: float | None
+
+
+@dataclass
+class _Checked:
+    """Rows that passed validation, the errors of the others, and the data row count."""
+
+    rows: list[_Row] = field(default_factory=list)
+    errors: list[ImportErrorPublic] = field(default_factory=list)
+    bad_codes: set[str] = field(default_factory=set)
+    total: int = 0
+
+
+class _FileProblem(Exception):
+    """The payload as a whole cannot be read (encoding, JSON syntax, CSV header)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.error = ImportErrorPublic(row=0, column=None, code=code, message=message)
+
+
+async def import_units(
+    session: AsyncSession, *, body: ImportBody, dry_run: bool
+) -> ImportReportPublic:
+    """Create or update every unit of a CSV/JSON file in one transaction, or none (422)."""
+    kind = _kind(body)
+    try:
+        checked = await asyncio.to_thread(_read_and_validate, kind, body.data)
+    except _FileProblem as exc:
+        raise _rejected(dry_run, 0, [exc.error]) from None
+    existing = await _load_existing(session, checked.rows)
+    checked.errors += _check_against(checked, existing)
+    if checked.errors:
+        raise _rejected(dry_run, checked.total, checked.errors)
+    new, changed, unchanged = _classify(checked.rows, existing)
+    report = ImportReportPublic(
+        dry_run=dry_run,
+        rows=checked.total,
+        created=len(new),
+        updated=len(changed),
+        unchanged=unchanged,
+        errors=[],
+    )
+    if dry_run:
+        return report
+    await _apply(session, new=new, changed=changed, existing=existing)
+    await session.commit()
+    return report
+
+
+def _rejected(dry_run: bool, rows: int, errors: list[ImportErrorPublic]) -> Unprocessable:
+    listed = sorted(errors, key=lambda e: e.row)[:MAX_LISTED_ERRORS]
+    more = f" (the first {MAX_LISTED_ERRORS} are listed)" if len(errors) > len(listed) else ""
+    report = ImportReportPublic(
+        dry_run=dry_run, rows=rows, created=0, updated=0, unchanged=0, errors=listed
+    )
+    extra = report.model_dump()
+    extra["errors"] = [_problem_entry(e) for e in listed]
+    detail = f"{len(errors)} error(s){more}; nothing was imported."
+    return Unprocessable(detail, extra=extra)
+
+
+def _problem_entry(error: ImportErrorPublic) -> dict[str, Any]:
+    """The report's error plus the `field`/`pointer`/`detail` every 422 of this API carries."""
+    path = f"{error.row - 1}.{error.column or ''}".rstrip(".") if error.row else error.column
+    generic = FieldError(path or "", error.code, error.message).as_dict()
+    return {**generic, **error.model_dump()}
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _kind(body: ImportBody) -> str:
+    """`csv` or `json`, from the media type, else the file name's extension; else 415."""
+    media = (body.media_type or "").split(";")[0].strip().lower()
+    if media in CSV_TYPES:
+        return "csv"
+    if media == "application/json" or media.endswith("+json"):
+        return "json"
+    extension = (body.filename or "").rpartition(".")[2].lower()
+    if body.filename and extension in ("csv", "json"):
+        return extension
+    raise UnsupportedMediaType(
+        f"Cannot import {media or 'an untyped body'}: send text/csv or application/json, "
+        "or a multipart `file` part that is one of them (or named *.csv / *.json)."
+    )
+
+
+def _read_and_validate(kind: str, data: bytes) -> _Checked:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _FileProblem("invalid_encoding", f"the file is not UTF-8: {exc}") from None
+    checked = _Checked()
+    items = _csv_items(text, checked) if kind == "csv" else _json_items(text, checked)
+    _validate(items, checked)
+    return checked
+
+
+def _csv_items(text: str, checked: _Checked) -> list[tuple[int, Any]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [cell.strip() for cell in next(reader, [])]
+    if header != CSV_HEADER:
+        raise _FileProblem("invalid_header", f"the header must be exactly {','.join(CSV_HEADER)}")
+    items: list[tuple[int, Any]] = []
+    for number, cells in enumerate(reader, start=1):
+        cells = [cell.strip() for cell in cells]
+        if not any(cells):
+            continue
+        checked.total += 1
+        if len(cells) != len(CSV_HEADER):
+            message = f"expected {len(CSV_HEADER)} cells, found {len(cells)}"
+            checked.errors.append(_error(number, None, "wrong_cell_count", message))
+            continue
+        items.append((number, dict(zip(CSV_HEADER, cells, strict=True))))
+    return items
+
+
+def _json_items(text: str, checked: _Checked) -> list[tuple[int, Any]]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _FileProblem("invalid_json", f"the body is not JSON: {exc}") from None
+    if not isinstance(document, list):
+        raise _FileProblem("not_an_array", "the body must be a JSON array of units")
+    checked.total = len(document)
+    return list(enumerate(document, start=1))
+
+
+def _validate(items: list[tuple[int, Any]], checked: _Checked) -> None:
+    """Each item against `UnitCreate`; codes must be unique within the file."""
+    seen: dict[str, int] = {}
+    for number, item in items:
+        try:
+            unit = UnitCreate.model_validate(_blank_to_none(item))
+        except ValidationError as exc:
+            checked.errors += [_pydantic_error(number, e) for e in exc.errors()]
+            if isinstance(item, dict) and isinstance(item.get("code"), str):
+                checked.bad_codes.add(item["code"])
+            continue
+        if unit.code in seen:
+            message = f"code {unit.code!r} is already on row {seen[unit.code]}"
+            checked.errors.append(_error(number, "code", "duplicate_code", message))
+            continue
+        seen[unit.code] = number
+        if not unit.name:
+            checked.errors.append(_error(number, "name", "required", "the name is empty"))
+            checked.bad_codes.add(unit.code)
+            continue
+        parent = nfc(unit.parent_code) if unit.parent_code else None
+        row = _Row(number, unit.code, unit.name, unit.level, parent, unit.lat, unit.lon)
+        checked.rows.append(row)
+
+
+def _blank_to_none(item: Any) -> Any:
+    if not isinstance(item, dict):
+        return item
+    blanks = {k: None for k in ("parent_code", "lat", "lon") if item.get(k) == ""}
+    return {**item, **blanks} if blanks else item
+
+
+def _pydantic_error(number: int, error: Any) -> ImportErrorPublic:
+    loc = error.get("loc", ())
+    column = str(loc[0]) if loc else None
+    return _error(number, column, str(error.get("type", "invalid")), str(error.get("msg", "")))
+
+
+def _error(row: int, column: str | None, code: str, message: str) -> ImportErrorPublic:
+    return ImportErrorPublic(row=row, column=column, code=code, message=message)
+
+
+# --- checking against the database --------------------------------------------------------
+
+
+async def _load_existing(session: AsyncSession, rows: Sequence[_Row]) -> dict[str, Any]:
+    """Stored units named by the file (as rows or as parents), in chunks of IN queries."""
+    codes = sorted({r.code for r in rows} | {r.parent_code for r in rows if r.parent_code})
+    columns = (
+        _t.c.id,
+        _t.c.code,
+        _t.c.name,
+        _t.c.level,
+        _t.c.parent_id,
+        _t.c.province_id,
+        _t.c.lat,
+        _t.c.lon,
+    )
+    found: dict[str, Any] = {}
+    for start in range(0, len(codes), CHUNK):
+        stmt = select(*columns).where(_t.c.code.in_(codes[start : start + CHUNK]))
+        found.update((r.code, r) for r in (await session.execute(stmt)).all())
+    return found
+
+
+def _check_against(checked: _Checked, existing: dict[str, Any]) -> list[ImportErrorPublic]:
+    """Levels never change; each parent exists (in the file or stored) at the level above."""
+    in_file = {r.code: r.level for r in checked.rows}
+    errors: list[ImportErrorPublic] = []
+    for row in checked.rows:
+        stored = existing.get(row.code)
+        if stored is not None and stored.level != row.level:
+            message = f"{row.code!r} is a {stored.level}; a unit's level never changes"
+            errors.append(_error(row.row, "level", "level_change", message))
+        problem = _parent_problem(row, in_file, existing, checked.bad_codes)
+        if problem is not None:
+            errors.append(_error(row.row, "parent_code", *problem))
+    return errors
+
+
+def _parent_problem(
+    row: _Row, in_file: dict[str, str], existing: dict[str, Any], bad_codes: set[str]
+) -> tuple[str, str] | None:
+    expected = PARENT_LEVEL[row.level]
+    code = row.parent_code
+    if expected is None:
+        return ("parent_not_allowed", "a province has no parent") if code else None
+    if not code:
+        return "parent_required", f"a {row.level} needs a parent {expected}"
+    stored = existing.get(code)
+    level = in_file.get(code) or (stored.level if stored is not None else None)
+    if level is None:
+        # A parent row that failed validation has its own error; do not report twice.
+        return None if code in bad_codes else ("parent_not_found", f"no unit has code {code!r}")
+    if level != expected:
+        return (
+            "parent_wrong_level",
+            f"{code!r} is a {level}; the parent of a {row.level} is a {expected}",
+        )
+    return None
+
+
+def _classify(rows: Sequence[_Row], existing: dict[str, Any]) -> tuple[list[_Row], list[_Row], int]:
+    """Rows to create, rows whose stored unit differs, and how many are already as sent."""
+    new: list[_Row] = []
+    changed: list[_Row] = []
+    for row in rows:
+        stored = existing.get(row.code)
+        if stored is None:
+            new.append(row)
+        elif _differs(row, stored, existing):
+            changed.append(row)
+    return new, changed, len(rows) - len(new) - len(changed)
+
+
+def _differs(row: _Row, stored: Any, existing: dict[str, Any]) -> bool:
+    parent = existing.get(row.parent_code) if row.parent_code else None
+    # A parent that is not stored yet is new in this file, so the unit moves.
+    parent_id = parent.id if parent is not None else None
+    if row.parent_code and parent is None:
+        return True
+    return (row.name, parent_id, row.lat, row.lon) != (
+        stored.name,
+        stored.parent_id,
+        stored.lat,
+        stored.lon,
+    )
+
+
+# --- applying -----------------------------------------------------------------------------
+
+
+async def _apply(
+    session: AsyncSession, *, new: list[_Row], changed: list[_Row], existing: dict[str, Any]
+) -> None:
+    """Level by level (parents first): insert the new, update the changed, carry moves along."""
+    placed = {code: (r.id, r.province_id) for code, r in existing.items()}
+    for level in LEVELS:
+        created = [r for r in new if r.level == level]
+        await _insert(session, created, placed)
+        if created and level != "village":
+            placed.update(await _ids_of(session, created))
+        await _update(session, [r for r in changed if r.level == level], placed, existing)
+
+
+def _columns(row: _Row, placed: dict[str, tuple[int, int | None]]) -> dict[str, Any]:
+    parent_id, parent_province = placed[row.parent_code] if row.parent_code else (None, None)
+    return {
+        "name": row.name,
+        "name_folded": fold(row.name),
+        "lat": row.lat,
+        "lon": row.lon,
+        **placement(row.level, parent_id, parent_province),
+    }
+
+
+async def _insert(
+    session: AsyncSession, rows: list[_Row], placed: dict[str, tuple[int, int | None]]
+) -> None:
+    if not rows:
+        return
+    now = utcnow()
+    values = [
+        {"code": r.code, "level": r.level, "created_at": now, **_columns(r, placed)} for r in rows
+    ]
+    await session.execute(insert(_t), values)
+
+
+async def _ids_of(session: AsyncSession, rows: list[_Row]) -> dict[str, tuple[int, int | None]]:
+    codes = [r.code for r in rows]
+    ids: dict[str, tuple[int, int | None]] = {}
+    for start in range(0, len(codes), CHUNK):
+        stmt = select(_t.c.code, _t.c.id, _t.c.province_id).where(
+            _t.c.code.in_(codes[start : start + CHUNK])
+        )
+        ids.update((r.code, (r.id, r.province_id)) for r in (await session.execute(stmt)).all())
+    return ids
+
+
+async def _update(
+    session: AsyncSession,
+    rows: list[_Row],
+    placed: dict[str, tuple[int, int | None]],
+    existing: dict[str, Any],
+) -> None:
+    """One executemany UPDATE for the level, then the moved units' subtrees and scores."""
+    if not rows:
+        return
+    now = utcnow()
+    params = []
+    for row in rows:
+        stored = existing[row.code]
+        values = _columns(row, placed)
+        placed[row.code] = (stored.id, values["province_id"])
+        params.append({"b_" + k: v for k, v in values.items()} | {"b_id": stored.id, "b_at": now})
+    names = ["name", "name_folded", "lat", "lon", "parent_id", "province_id", "commune_id"]
+    stmt = (
+        update(_t)
+        .where(_t.c.id == bindparam("b_id"))
+        .values({n: bindparam("b_" + n) for n in names} | {"updated_at": bindparam("b_at")})
+    )
+    await session.execute(stmt, params)
+    await _carry_moves(session, rows, params, existing)
+
+
+async def _carry_moves(
+    session: AsyncSession,
+    rows: list[_Row],
+    params: list[dict[str, Any]],
+    existing: dict[str, Any],
+) -> None:
+    """Units given another parent drag their villages' and scores' ancestry columns along."""
+    moved = [
+        p
+        for p, row in zip(params, rows, strict=True)
+        if p["b_parent_id"] != existing[row.code].parent_id
+    ]
+    if rows[0].level == "commune":
+        await move_communes(
+            session, [{"b_cid": p["b_id"], "b_pid": p["b_province_id"]} for p in moved]
+        )
+    elif rows[0].level == "village":
+        keys = {"b_vid": "b_id", "b_cid": "b_commune_id", "b_pid": "b_province_id"}
+        await move_villages(session, [{k: p[v] for k, v in keys.items()} for p in moved])
