@@ -117,7 +117,7 @@ async def _unit_counts(session: AsyncSession, unit: Unit) -> tuple[int, int]:
     if unit.level != "province":
         return 1, 1
     stmt = select(Unit.level, func.count()).where(Unit.province_id == unit.id).group_by(Unit.level)
-    counts = {level: n for level, n in (await session.execute(stmt)).all()}
+    counts: dict[str, int] = dict((await session.execute(stmt)).all())  # type: ignore[arg-type]
     return counts.get("village", 0), counts.get("commune", 0)
 
 
