@@ -2,12 +2,13 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.db import engine_for, make_sessionmaker
-from api.errors import install_error_handlers
+from api.errors import PROBLEM_JSON, install_error_handlers
 from api.http_cache import ETagMiddleware
 from api.routers import health, v1_router
 from api.settings import Settings, get_settings
@@ -17,6 +18,24 @@ API_PREFIX = "/api/v1"
 
 def _operation_id(route: APIRoute) -> str:
     return route.name
+
+
+def _problem_only_openapi(app: FastAPI) -> None:
+    """Error responses are problem+json only (FastAPI also lists application/json)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if status[0] in "45" and PROBLEM_JSON in content:
+                            content.pop("application/json", None)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,4 +70,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ETagMiddleware)
     app.include_router(health.router)
     app.include_router(v1_router, prefix=API_PREFIX)
+    _problem_only_openapi(app)
     return app

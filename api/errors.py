@@ -28,12 +28,15 @@ class Problem(BaseModel):
     errors: list[dict[str, str]] | None = None
 
 
+_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": desc}
+    code: {"model": Problem, "content": _PROBLEM_CONTENT, "description": desc}
     for code, desc in [
         (400, "Bad request"),
         (404, "Not found"),
         (409, "Conflict"),
+        (412, "Precondition failed (stale If-Match)"),
+        (415, "Unsupported media type"),
         (422, "Validation error naming each bad field"),
         (503, "Database unavailable"),
     ]

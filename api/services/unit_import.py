@@ -196,11 +196,15 @@ def _validate(items: list[tuple[int, Any]], checked: _Checked) -> None:
     """Each item against `UnitCreate`; codes must be unique within the file."""
     seen: dict[str, int] = {}
     for number, item in items:
+        if not isinstance(item, dict):
+            message = "each unit must be a JSON object"
+            checked.errors.append(_error(number, None, "not_an_object", message))
+            continue
         try:
             unit = UnitCreate.model_validate(_blank_to_none(item))
         except ValidationError as exc:
             checked.errors += [_pydantic_error(number, e) for e in exc.errors()]
-            if isinstance(item, dict) and isinstance(item.get("code"), str):
+            if isinstance(item.get("code"), str):
                 checked.bad_codes.add(item["code"])
             continue
         if unit.code in seen:
@@ -217,9 +221,7 @@ def _validate(items: list[tuple[int, Any]], checked: _Checked) -> None:
         checked.rows.append(row)
 
 
-def _blank_to_none(item: Any) -> Any:
-    if not isinstance(item, dict):
-        return item
+def _blank_to_none(item: dict[str, Any]) -> dict[str, Any]:
     blanks = {k: None for k in ("parent_code", "lat", "lon") if item.get(k) == ""}
     return {**item, **blanks} if blanks else item
 

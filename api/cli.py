@@ -1,0 +1,190 @@
+"""`smartvillage`: the operators' command line. It calls services, never routers."""
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api import migrate
+from api.db import engine_for, make_sessionmaker
+from api.problems import ProblemError
+from api.settings import Settings, get_settings
+
+T = TypeVar("T")
+
+
+def _safe_url(settings: Settings) -> str:
+    return make_url(settings.sync_url).render_as_string(hide_password=True)
+
+
+async def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    engine = engine_for(settings)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one service call in its own session and event loop."""
+    return asyncio.run(_with_session(settings, work))
+
+
+def _print_problem(exc: ProblemError) -> None:
+    print(f"error: {exc.detail}", file=sys.stderr)
+    for err in exc.errors:
+        print(f"  {err.field or '(document)'}: {err.code}: {err.detail}", file=sys.stderr)
+    for err in exc.extra.get("errors", []):
+        print(
+            f"  row {err.get('row')} {err.get('column') or ''}: {err.get('message')}",
+            file=sys.stderr,
+        )
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    """Bring the schema to the newest migration."""
+    migrate.upgrade(settings.database_url)
+    print(f"database {_safe_url(settings)} is at the newest migration")
+    return 0
+
+
+def cmd_load_criteria(settings: Settings, args: argparse.Namespace) -> int:
+    """Validate, store and publish a criteria-set document (YAML or JSON)."""
+    from api.services.criteria_sets import load_and_publish
+    from criteria.loader import load_document_file
+
+    data = load_document_file(args.file)
+    row, outcome = run_in_session(settings, lambda s: load_and_publish(s, data=data))
+    print(f"{row.code} v{row.version} ({row.scope}, from {row.effective_from}): {outcome}")
+    return 0
+
+
+def cmd_import_units(settings: Settings, args: argparse.Namespace) -> int:
+    """Import units from a CSV or JSON file, all or nothing."""
+    from api.services.unit_import import ImportBody, import_units
+
+    path = Path(args.file)
+    media = "application/json" if path.suffix.lower() == ".json" else "text/csv"
+    body = ImportBody(media, path.name, path.read_bytes())
+    report = run_in_session(settings, lambda s: import_units(s, body=body, dry_run=args.dry_run))
+    print(report.model_dump_json(indent=2))
+    return 0
+
+
+def cmd_rescore(settings: Settings, _args: argparse.Namespace) -> int:
+    """Recompute every stored score from the current submissions and criteria sets."""
+    from api.services.scoring import rescore
+
+    async def work(session: AsyncSession) -> int:
+        count = await rescore(session, batch=settings.rescore_batch)
+        await session.commit()
+        return count
+
+    started = time.perf_counter()
+    count = run_in_session(settings, work)
+    print(f"rescored {count} village-periods in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
+    """Make a synthetic nation for benchmarks (units, submissions, scores)."""
+    from api.services.generate import generate
+
+    migrate.upgrade(settings.database_url)
+    sizes = {
+        "provinces": args.provinces,
+        "communes_per_province": args.communes_per_province,
+        "villages_per_commune": args.villages_per_commune,
+        "periods": args.periods,
+        "seed": args.seed,
+    }
+    started = time.perf_counter()
+    report = run_in_session(settings, lambda s: generate(s, **sizes))
+    print(report)
+    print(f"generated in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Migrate, load demo data into an empty database (unless --no-demo), then serve."""
+    import uvicorn
+
+    from api.services.demo import DemoReport, is_empty, load_demo
+
+    migrate.upgrade(settings.database_url)
+    print(f"database: {_safe_url(settings)} (migrated)")
+    if not args.no_demo:
+
+        async def maybe_demo(session: AsyncSession) -> DemoReport | None:
+            return await load_demo(session) if await is_empty(session) else None
+
+        report = run_in_session(settings, maybe_demo)
+        _print_demo(report)
+    print(f"API docs: http://{args.host}:{args.port}/docs")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def _print_demo(report: Any) -> None:
+    if report is None:
+        print("demo data: not loaded (the database already has units)")
+        return
+    print(f"demo data: criteria sets {', '.join(report.criteria_sets)}")
+    print(f"  {report.units} units (province 37 Ninh Bình, 4 communes, 20 villages)")
+    print(f"  {report.submissions} submissions for {', '.join(report.periods)}")
+    print(f"  Thôn Đông (13402-01, the Hà Nam village of the 2024 report): {report.ha_nam_status}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line grammar."""
+    parser = argparse.ArgumentParser(prog="smartvillage", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help=cmd_serve.__doc__)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--no-demo", action="store_true", help="never load demo data")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help=cmd_migrate.__doc__).set_defaults(func=cmd_migrate)
+    load = sub.add_parser("load-criteria", help=cmd_load_criteria.__doc__)
+    load.add_argument("file")
+    load.set_defaults(func=cmd_load_criteria)
+    units = sub.add_parser("import-units", help=cmd_import_units.__doc__)
+    units.add_argument("file")
+    units.add_argument("--dry-run", action="store_true")
+    units.set_defaults(func=cmd_import_units)
+    sub.add_parser("rescore", help=cmd_rescore.__doc__).set_defaults(func=cmd_rescore)
+    gen = sub.add_parser("generate", help=cmd_generate.__doc__)
+    for name, default in [("provinces", 3), ("communes-per-province", 10),
+                          ("villages-per-commune", 20), ("periods", 4), ("seed", 1)]:  # fmt: skip
+        gen.add_argument(f"--{name}", type=int, default=default)
+    gen.set_defaults(func=cmd_generate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `smartvillage` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(get_settings(), args))
+    except ProblemError as exc:
+        _print_problem(exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
