@@ -1,23 +1,48 @@
-"""Who is calling. Until accounts exist (issue 3) every caller is the open-mode operator."""
+"""Who is calling, and which units that identity may see."""
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 Role = Literal["admin", "reviewer", "village_head", "integrator"]
+ROLES: tuple[Role, ...] = ("admin", "reviewer", "village_head", "integrator")
+
+
+class Placed(Protocol):
+    """Anything with a unit's id and its denormalised ancestry."""
+
+    id: int | None
+    province_id: int | None
+    commune_id: int | None
 
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated identity a request acts as."""
+    """The authenticated identity a request acts as. `unit_*` is its scope (None: all)."""
 
     username: str | None
     role: Role
     unit_code: str | None = None
+    unit_id: int | None = None
+    unit_level: str | None = None
+    key_id: int | None = None
 
     @property
     def approved_only(self) -> bool:
         """Integrators see scores of approved submissions only."""
         return self.role == "integrator"
 
+    def covers(self, unit: Placed) -> bool:
+        """True when `unit` lies in this caller's scope (its own unit or below)."""
+        if self.unit_id is None:
+            return self.role in ("admin", "integrator")
+        if unit.id == self.unit_id:
+            return True
+        if self.unit_level == "province":
+            return unit.province_id == self.unit_id
+        if self.unit_level == "commune":
+            return unit.commune_id == self.unit_id
+        return False
 
-OPEN_CALLER = Caller(username=None, role="admin")
+
+SYSTEM_CALLER = Caller(username="system", role="admin")
+"""The operator acting through the command line."""

@@ -2,12 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.caller import OPEN_CALLER, Caller
+from api.caller import Caller
 from api.db import get_session
-from api.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from api.pagination import MAX_LIMIT
+from api.policy import enforce
+from api.problems import FieldError, Unprocessable
 from api.services import units as unit_service
 from criteria.periods import Period
 from models.units import Unit
@@ -15,9 +17,19 @@ from models.units import Unit
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_caller() -> Caller:
-    """The caller's identity. Authentication plugs in here, and only here."""
-    return OPEN_CALLER
+async def authorize(request: Request, session: SessionDep) -> None:
+    """Every /api/v1 route depends on this: identify the caller and apply the policy."""
+    request.state.caller = await enforce(request, session)
+
+
+AuthorizeDep = Depends(authorize)
+
+
+async def get_caller(request: Request, _: Annotated[None, AuthorizeDep]) -> Caller:
+    """The authenticated caller of a route whose policy requires one."""
+    caller: Caller | None = request.state.caller
+    assert caller is not None, "a public route asked for a caller"
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -25,16 +37,31 @@ LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (ma
 CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 
 
-async def get_unit(code: Annotated[str, Path(max_length=32)], session: SessionDep) -> Unit:
-    """The unit named in the path, or 404."""
-    return await unit_service.get_by_code(session, code=code)
+def _checked(request: Request, code: str) -> Unit | None:
+    unit: Unit | None = getattr(request.state, "scope_unit", None)
+    return unit if unit is not None and unit.code == code else None
+
+
+async def get_unit(
+    code: Annotated[str, Path(max_length=32)],
+    session: SessionDep,
+    request: Request,
+    _: Annotated[None, AuthorizeDep],
+) -> Unit:
+    """The unit named in the path (already loaded by the policy when it checked scope), or 404."""
+    return _checked(request, code) or await unit_service.get_by_code(session, code=code)
 
 
 async def get_village(
-    village_code: Annotated[str, Path(max_length=32)], session: SessionDep
+    village_code: Annotated[str, Path(max_length=32)],
+    session: SessionDep,
+    request: Request,
+    _: Annotated[None, AuthorizeDep],
 ) -> Unit:
     """The village named in the path, or 404 (a non-village code is not a village)."""
-    return await unit_service.get_village(session, code=village_code)
+    return _checked(request, village_code) or await unit_service.get_village(
+        session, code=village_code
+    )
 
 
 UnitDep = Annotated[Unit, Depends(get_unit)]
@@ -43,8 +70,6 @@ VillageDep = Annotated[Unit, Depends(get_village)]
 
 def parse_period(period: str) -> Period:
     """A period from a path or query string, or a 422 naming the parameter."""
-    from api.problems import FieldError, Unprocessable
-
     try:
         return Period.parse(period)
     except ValueError as exc:
@@ -64,4 +89,3 @@ def _period_query(period: Annotated[str | None, Query(max_length=6)] = None) -> 
 
 PeriodPath = Annotated[Period, Depends(_period_path)]
 PeriodQuery = Annotated[Period | None, Depends(_period_query)]
-DEFAULT_PAGE = DEFAULT_LIMIT

@@ -78,3 +78,11 @@ class SubmissionLocked(Conflict):
 
 class CriteriaSetState(Conflict):
     slug = "criteria-set-state"
+
+
+class Unauthorized(ProblemError):
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+
+
+class TooManyRequests(ProblemError):
+    status, title, slug = 429, "Too many requests", "too-many-requests"

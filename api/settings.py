@@ -22,6 +22,24 @@ class Settings(BaseSettings):
     pool_size: int = 10
     rescore_batch: int = 2000
     log_level: str = "INFO"
+    access_token_minutes: int = 60
+    demo: bool = False
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+
+    @property
+    def uses_dev_secret(self) -> bool:
+        """True while the built-in development secret signs tokens."""
+        return self.secret_key.get_secret_value() == DEV_SECRET
+
+    def check_secret(self) -> None:
+        """Refuse the development secret outside demo mode (tokens would be forgeable)."""
+        if self.uses_dev_secret and not self.demo:
+            raise RuntimeError(
+                "SMARTVILLAGE_SECRET_KEY is not set: refusing to sign tokens with the built-in "
+                "development secret outside demo mode. Set it to a long random value "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+            )
 
     @property
     def sync_url(self) -> str:

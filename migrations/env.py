@@ -1,11 +1,14 @@
 """Alembic environment: one migration chain for SQLite (batch mode) and PostgreSQL."""
 
+from typing import Any, Literal
+
 from alembic import context
 from sqlalchemy import Connection
 
 import models
 from api.db import make_sync_engine
 from api.settings import get_settings
+from models.base import UtcDateTime
 
 config = context.config
 target_metadata = models.metadata
@@ -16,12 +19,20 @@ def _url() -> str:
     return str(url or get_settings().database_url)
 
 
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    # Migrations import nothing from the app: render the UTC decorator as its column type.
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
 
 

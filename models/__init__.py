@@ -1,5 +1,7 @@
 """SQLModel tables and API schemas; importing this package registers every table (Alembic)."""
 
+from models.accounts import ApiKey, LoginFailure, UserAccount
+from models.audit import AuditEvent
 from models.base import metadata
 from models.criteria_sets import CriteriaSetVersion
 from models.scores import Score, ScoreIndicator
@@ -7,11 +9,15 @@ from models.submissions import Submission, SubmissionRevision
 from models.units import Unit
 
 __all__ = [
+    "ApiKey",
+    "AuditEvent",
     "CriteriaSetVersion",
+    "LoginFailure",
     "Score",
     "ScoreIndicator",
     "Submission",
     "SubmissionRevision",
     "Unit",
+    "UserAccount",
     "metadata",
 ]

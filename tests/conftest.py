@@ -22,6 +22,7 @@ from api.db import make_sync_engine
 from api.migrate import upgrade
 from api.settings import Settings, to_sync_url
 from models import metadata
+from tests.accounts import TEST_SECRET, bearer, make_user
 
 TABLES_CHILD_FIRST = [t.name for t in reversed(metadata.sorted_tables)]
 
@@ -91,7 +92,7 @@ def db(sync_engine: Engine) -> Iterator[Engine]:
 
 @pytest.fixture
 def settings(database_url: str, db: Engine) -> Settings:
-    return Settings(database_url=database_url)
+    return Settings(database_url=database_url, secret_key=TEST_SECRET)
 
 
 @pytest.fixture
@@ -100,6 +101,12 @@ def app(settings: Settings) -> FastAPI:
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+def admin_token(db: Engine) -> str:
+    return make_user(db, "root", "admin")
+
+
+@pytest.fixture
+def client(app: FastAPI, admin_token: str) -> Iterator[TestClient]:
+    """A client signed in as an admin (send other headers per request to act as others)."""
+    with TestClient(app, headers=bearer(admin_token)) as test_client:
         yield test_client

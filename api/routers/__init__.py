@@ -1,12 +1,22 @@
-"""Routers, one per resource; `v1_router` mounts them all under /api/v1."""
+"""Routers, one per resource; `v1_router` mounts them under /api/v1 behind the policy."""
 
 from fastapi import APIRouter
 
+from api.deps import AuthorizeDep
 from api.errors import PROBLEM_RESPONSES
-from api.routers import criteria_sets, scores, submissions, units
+from api.routers import (
+    api_keys,
+    audit,
+    auth,
+    criteria_sets,
+    scores,
+    submissions,
+    units,
+    users,
+)
 
-v1_router = APIRouter(responses=PROBLEM_RESPONSES)
-for _module in (units, criteria_sets, submissions, scores):
+v1_router = APIRouter(responses=PROBLEM_RESPONSES, dependencies=[AuthorizeDep])
+for _module in (auth, users, api_keys, units, criteria_sets, submissions, scores, audit):
     v1_router.include_router(_module.router)
 
 __all__ = ["v1_router"]

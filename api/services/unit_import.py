@@ -6,7 +6,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import bindparam, insert, select, update
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.problems import FieldError, Unprocessable, UnsupportedMediaType
 from api.services.units import move_communes, move_villages, placement, unit_table
-from criteria.text import fold, nfc
+from criteria.text import fold
 from models.base import utcnow
 from models.units import PARENT_LEVEL, UnitCreate
 
@@ -24,6 +24,8 @@ LEVELS = ("province", "commune", "village")
 CHUNK = 1000
 MAX_LISTED_ERRORS = 1000
 _t = unit_table
+_NAMES = ("name", "name_folded", "lat", "lon")
+_ANCESTRY = ("parent_id", "province_id", "commune_id")
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,7 @@ class ImportReportPublic(BaseModel):
     errors: list[ImportErrorPublic]
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(NamedTuple):
     row: int
     code: str
     name: str
@@ -216,9 +217,10 @@ def _validate(items: list[tuple[int, Any]], checked: _Checked) -> None:
             checked.errors.append(_error(number, "name", "required", "the name is empty"))
             checked.bad_codes.add(unit.code)
             continue
-        parent = nfc(unit.parent_code) if unit.parent_code else None
-        row = _Row(number, unit.code, unit.name, unit.level, parent, unit.lat, unit.lon)
-        checked.rows.append(row)
+        parent = unit.parent_code or None
+        checked.rows.append(
+            _Row(number, unit.code, unit.name, unit.level, parent, unit.lat, unit.lon)
+        )
 
 
 def _blank_to_none(item: dict[str, Any]) -> dict[str, Any]:
@@ -379,42 +381,33 @@ async def _update(
     placed: dict[str, tuple[int, int | None]],
     existing: dict[str, Any],
 ) -> None:
-    """One executemany UPDATE for the level, then the moved units' subtrees and scores."""
-    if not rows:
-        return
+    """Executemany UPDATEs for one level; moved units also drag their subtree and scores."""
     now = utcnow()
-    params = []
+    kept: list[dict[str, Any]] = []
+    moved: list[dict[str, Any]] = []
     for row in rows:
         stored = existing[row.code]
-        values = _columns(row, placed)
-        placed[row.code] = (stored.id, values["province_id"])
-        params.append({"b_" + k: v for k, v in values.items()} | {"b_id": stored.id, "b_at": now})
-    names = ["name", "name_folded", "lat", "lon", "parent_id", "province_id", "commune_id"]
-    stmt = (
-        update(_t)
-        .where(_t.c.id == bindparam("b_id"))
-        .values({n: bindparam("b_" + n) for n in names} | {"updated_at": bindparam("b_at")})
-    )
-    await session.execute(stmt, params)
-    await _carry_moves(session, rows, params, existing)
-
-
-async def _carry_moves(
-    session: AsyncSession,
-    rows: list[_Row],
-    params: list[dict[str, Any]],
-    existing: dict[str, Any],
-) -> None:
-    """Units given another parent drag their villages' and scores' ancestry columns along."""
-    moved = [
-        p
-        for p, row in zip(params, rows, strict=True)
-        if p["b_parent_id"] != existing[row.code].parent_id
-    ]
-    if rows[0].level == "commune":
+        values = {"b_" + k: v for k, v in _columns(row, placed).items()}
+        values |= {"b_id": stored.id, "b_at": now}
+        placed[row.code] = (stored.id, values["b_province_id"])
+        (kept if values["b_parent_id"] == stored.parent_id else moved).append(values)
+    # Leaving the ancestry columns out when they stay spares SQLite's foreign-key checks.
+    await _execute_update(session, kept, _NAMES)
+    await _execute_update(session, moved, [*_NAMES, *_ANCESTRY])
+    if moved and rows[0].level == "commune":
         await move_communes(
             session, [{"b_cid": p["b_id"], "b_pid": p["b_province_id"]} for p in moved]
         )
-    elif rows[0].level == "village":
+    elif moved and rows[0].level == "village":
         keys = {"b_vid": "b_id", "b_cid": "b_commune_id", "b_pid": "b_province_id"}
         await move_villages(session, [{k: p[v] for k, v in keys.items()} for p in moved])
+
+
+async def _execute_update(
+    session: AsyncSession, params: list[dict[str, Any]], columns: Sequence[str]
+) -> None:
+    if not params:
+        return
+    values = {c: bindparam("b_" + c) for c in columns} | {"updated_at": bindparam("b_at")}
+    stmt = update(_t).where(_t.c.id == bindparam("b_id")).values(values)
+    await session.execute(stmt, params)

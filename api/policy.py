@@ -1,0 +1,128 @@
+"""The one authorisation policy: a rule per route, applied by one dependency on every route.
+
+A route without an entry here answers 500 and fails the test suite (tests/api/test_policy.py
+walks the app's own route table), so a new route cannot ship without a decision.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.caller import ROLES, Caller, Role
+from api.problems import Forbidden, ProblemError, Unauthorized
+from api.security import read_token
+from api.services import accounts, api_keys
+from api.services import units as unit_service
+from models.units import Unit
+
+Scope = Literal["none", "path_unit", "path_village", "query_unit"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call a route (`roles`; None: anyone, no credentials) and which unit must be
+    in the caller's scope: the `{code}` or `{village_code}` in the path, or `?unit=`."""
+
+    roles: frozenset[Role] | None
+    scope: Scope = "none"
+
+
+def _rule(*roles: Role, scope: Scope = "none") -> Rule:
+    return Rule(frozenset(roles), scope)
+
+
+EVERYONE = _rule(*ROLES)
+ADMIN = _rule("admin")
+STAFF = _rule("admin", "reviewer", "village_head")
+PUBLIC = Rule(None)
+
+POLICY: dict[str, Rule] = {
+    # accounts and keys
+    "issue_token": PUBLIC,
+    "get_me": EVERYONE,
+    "create_user": ADMIN,
+    "list_users": ADMIN,
+    "create_api_key": ADMIN,
+    "list_api_keys": ADMIN,
+    "revoke_api_key": ADMIN,
+    # units and criteria sets: readable by every authenticated caller
+    "list_units": EVERYONE,
+    "get_unit": EVERYONE,
+    "create_unit": ADMIN,
+    "update_unit": ADMIN,
+    "import_units": ADMIN,
+    "list_criteria_sets": EVERYONE,
+    "get_criteria_set_version": EVERYONE,
+    "create_criteria_set_version": ADMIN,
+    "publish_criteria_set_version": ADMIN,
+    "retire_criteria_set_version": ADMIN,
+    # submissions and their review
+    "put_submission": _rule("admin", "village_head", scope="path_village"),
+    "get_submission": _rule("admin", "reviewer", "village_head", scope="path_village"),
+    "list_submission_revisions": _rule("admin", "reviewer", "village_head", scope="path_village"),
+    "approve_submission": _rule("admin", "reviewer", scope="path_village"),
+    "return_submission": _rule("admin", "reviewer", scope="path_village"),
+    "reopen_submission": _rule("admin", "reviewer", scope="path_village"),
+    "list_submissions": _rule("admin", "reviewer", scope="query_unit"),
+    "import_submissions": _rule("admin", "reviewer"),
+    # scores
+    "get_village_score": _rule(*ROLES, scope="path_village"),
+    "list_village_scores": _rule(*ROLES, scope="path_village"),
+    "list_unit_rankings": _rule(*ROLES, scope="path_unit"),
+    "get_unit_summary": _rule(*ROLES, scope="path_unit"),
+    # audit
+    "list_audit_events": _rule("admin", "reviewer", scope="query_unit"),
+}
+
+
+class PolicyMissing(ProblemError):
+    status, title, slug = 500, "Route without an authorisation policy", None
+
+
+async def identify(request: Request, session: AsyncSession) -> Caller | None:
+    """The caller a bearer token or an `X-API-Key` stands for (None when neither is valid)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        username = read_token(
+            token.strip(), secret=request.app.state.settings.secret_key.get_secret_value()
+        )
+        return await accounts.caller_for(session, username=username) if username else None
+    key = request.headers.get("x-api-key")
+    if key:
+        return await api_keys.caller_for_key(session, key=key.strip())
+    return None
+
+
+async def _scope_unit(request: Request, session: AsyncSession, scope: Scope) -> Unit | None:
+    if scope == "path_unit":
+        return await unit_service.get_by_code(session, code=request.path_params["code"])
+    if scope == "path_village":
+        return await unit_service.get_village(session, code=request.path_params["village_code"])
+    code = request.query_params.get("unit")
+    return await unit_service.get_by_code(session, code=code) if code else None
+
+
+async def enforce(request: Request, session: AsyncSession) -> Caller | None:
+    """Apply the route's rule: 401 without valid credentials, 403 outside role or scope."""
+    name = getattr(request.scope.get("route"), "name", None)
+    rule = POLICY.get(name or "")
+    if rule is None:
+        raise PolicyMissing(f"The route {name!r} has no authorisation policy.")
+    if rule.roles is None:
+        return None
+    caller = await identify(request, session)
+    if caller is None:
+        raise Unauthorized(
+            "Send a bearer token (POST /api/v1/auth/token) or an X-API-Key.",
+            headers={"WWW-Authenticate": 'Bearer realm="smartvillage"'},
+        )
+    if caller.role not in rule.roles:
+        raise Forbidden(f"The {caller.role} role may not do this.")
+    unit = await _scope_unit(request, session, rule.scope) if rule.scope != "none" else None
+    if unit is not None and not caller.covers(unit):
+        raise Forbidden(f"{unit.code!r} is outside your scope ({caller.unit_code or 'none'}).")
+    request.state.scope_unit = unit
+    return caller

@@ -1,0 +1,36 @@
+"""The audit trail, read-only."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep
+from api.pagination import DEFAULT_LIMIT, Page
+from api.services import audit
+from api.services.units import get_by_code
+from models.audit import AuditPublic
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+@router.get("", status_code=200)
+async def list_audit_events(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    unit: Annotated[
+        str | None, Query(max_length=32, description="A unit: its whole subtree.")
+    ] = None,
+    actor: Annotated[str | None, Query(max_length=64, description="A username.")] = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601 time.")] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[AuditPublic]:
+    """Who changed what and when, newest first; a reviewer sees only their own unit's subtree."""
+    scope = request.state.scope_unit
+    if scope is None and caller.unit_code:
+        scope = await get_by_code(session, code=caller.unit_code)
+    return await audit.list_events(
+        session, unit=scope, actor=actor, since=since, limit=limit, cursor=cursor
+    )

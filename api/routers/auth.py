@@ -1,0 +1,29 @@
+"""Sign-in (OAuth2 password form → bearer token) and the caller's own identity."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+
+from api.deps import CallerDep, SessionDep
+from api.services import accounts
+from models.accounts import TokenPublic, UserPublic
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/auth/token", status_code=200)
+async def issue_token(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+) -> TokenPublic:
+    """Exchange a username and password (OAuth2 password form) for a bearer token."""
+    settings = request.app.state.settings
+    return await accounts.sign_in(session, username=username, password=password, settings=settings)
+
+
+@router.get("/me", status_code=200)
+async def get_me(caller: CallerDep) -> UserPublic:
+    """Who you are: username, role and unit (an API key answers role `integrator`)."""
+    return UserPublic(username=caller.username or "", role=caller.role, unit_code=caller.unit_code)

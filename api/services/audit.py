@@ -1,0 +1,81 @@
+"""The audit trail: written in the same transaction as each change; read by scope."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.caller import Caller
+from api.pagination import Page, decode_cursor, encode_cursor
+from api.request_context import request_id
+from models.audit import AuditEvent, AuditPublic
+from models.units import Unit
+
+
+def record(
+    session: AsyncSession,
+    *,
+    actor: Caller,
+    action: str,
+    unit: Unit | None = None,
+    period: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Add one audit event to the session (the caller's commit writes it with the change)."""
+    province_id = commune_id = None
+    if unit is not None:
+        province_id = unit.id if unit.level == "province" else unit.province_id
+        commune_id = unit.id if unit.level == "commune" else unit.commune_id
+    session.add(
+        AuditEvent(
+            actor=actor.username,
+            role=actor.role,
+            action=action,
+            unit_code=unit.code if unit else None,
+            unit_id=unit.id if unit else None,
+            province_id=province_id,
+            commune_id=commune_id,
+            period=period,
+            before=before,
+            after=after,
+            request_id=request_id.get(),
+        )
+    )
+
+
+def _under(unit: Unit) -> Any:
+    if unit.level == "province":
+        return AuditEvent.province_id == unit.id
+    if unit.level == "commune":
+        return AuditEvent.commune_id == unit.id
+    return AuditEvent.unit_id == unit.id
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    unit: Unit | None,
+    actor: str | None,
+    since: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[AuditPublic]:
+    """Audit events, newest first, under `unit` (whole subtree), by `actor`, since a time."""
+    key = decode_cursor(cursor, fields=("id",))
+    stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)  # type: ignore[union-attr]
+    if unit is not None:
+        stmt = stmt.where(_under(unit))
+    if actor:
+        stmt = stmt.where(AuditEvent.actor == actor.strip().lower())
+    if since is not None:
+        stmt = stmt.where(AuditEvent.at >= since)
+    if key:
+        stmt = stmt.where(AuditEvent.id < int(key["id"]))  # type: ignore[operator]
+    rows = list((await session.execute(stmt)).scalars())
+    items = [AuditPublic.model_validate(r, from_attributes=True) for r in rows[:limit]]
+    more = len(rows) > limit
+    return Page[AuditPublic](
+        items=items, next_cursor=encode_cursor({"id": items[-1].id}) if more else None
+    )
