@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 from api.db import engine_for, make_sessionmaker
 from api.errors import PROBLEM_JSON, install_error_handlers
 from api.http_cache import ETagMiddleware
+from api.request_id import RequestIdMiddleware
 from api.routers import health, v1_router
 from api.settings import Settings, get_settings
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.check_secret()
         engine = engine_for(settings)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(ETagMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(v1_router, prefix=API_PREFIX)
     _problem_only_openapi(app)

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -118,6 +119,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from api.services.demo import DemoReport, is_empty, load_demo
 
+    if not args.no_demo:
+        # Demo mode (inherited by the workers): the development secret is tolerated.
+        os.environ["SMARTVILLAGE_DEMO"] = "1"
+        get_settings.cache_clear()
+        settings = get_settings()
+    try:
+        settings.check_secret()
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     migrate.upgrade(settings.database_url)
     print(f"database: {_safe_url(settings)} (migrated)")
     if not args.no_demo:
@@ -147,6 +158,29 @@ def _print_demo(report: Any) -> None:
     print(f"  {report.units} units (province 37 Ninh Bình, 4 communes, 20 villages)")
     print(f"  {report.submissions} submissions for {', '.join(report.periods)}")
     print(f"  Thôn Đông (13402-01, the Hà Nam village of the 2024 report): {report.ha_nam_status}")
+    print("  demo accounts (username / password / role / unit):")
+    for username, password, role, unit in report.accounts:
+        print(f"    {username} / {password} / {role} / {unit or '-'}")
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    """Create an account (the way to make the first admin)."""
+    from api.caller import SYSTEM_CALLER
+    from api.services.accounts import create_user
+    from models.accounts import UserCreate
+
+    try:
+        body = UserCreate(
+            username=args.username, password=args.password, role=args.role, unit_code=args.unit
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    user = run_in_session(settings, lambda s: create_user(s, body=body, actor=SYSTEM_CALLER))
+    print(
+        f"created {user.role} {user.username}" + (f" of {user.unit_code}" if user.unit_code else "")
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     units.add_argument("--dry-run", action="store_true")
     units.set_defaults(func=cmd_import_units)
     sub.add_parser("rescore", help=cmd_rescore.__doc__).set_defaults(func=cmd_rescore)
+    user = sub.add_parser("create-user", help=cmd_create_user.__doc__)
+    user.add_argument("--username", required=True)
+    user.add_argument("--password", required=True)
+    user.add_argument("--role", required=True, choices=["admin", "reviewer", "village_head"])
+    user.add_argument("--unit", default=None, help="province/commune (reviewer) or village code")
+    user.set_defaults(func=cmd_create_user)
     gen = sub.add_parser("generate", help=cmd_generate.__doc__)
     for name, default in [("provinces", 3), ("communes-per-province", 10),
                           ("villages-per-commune", 20), ("periods", 4), ("seed", 1)]:  # fmt: skip

@@ -83,6 +83,14 @@ class UserPublic(SQLModel):
     created_at: datetime | None = None
 
 
+class MePublic(SQLModel):
+    """The caller: who, in which role, scoped to which unit."""
+
+    username: str
+    role: str
+    unit_code: str | None
+
+
 class TokenPublic(SQLModel):
     access_token: str
     token_type: str = "bearer"

@@ -9,6 +9,7 @@ from api.routers import (
     audit,
     auth,
     criteria_sets,
+    reviews,
     scores,
     submissions,
     units,
@@ -16,7 +17,7 @@ from api.routers import (
 )
 
 v1_router = APIRouter(responses=PROBLEM_RESPONSES, dependencies=[AuthorizeDep])
-for _module in (auth, users, api_keys, units, criteria_sets, submissions, scores, audit):
+for _module in (auth, users, api_keys, units, criteria_sets, submissions, reviews, scores, audit):
     v1_router.include_router(_module.router)
 
 __all__ = ["v1_router"]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import audit
-from api.services.units import get_by_code
+from api.services.reviews import caller_unit
 from models.audit import AuditPublic
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -28,9 +28,7 @@ async def list_audit_events(
     cursor: CursorQuery = None,
 ) -> Page[AuditPublic]:
     """Who changed what and when, newest first; a reviewer sees only their own unit's subtree."""
-    scope = request.state.scope_unit
-    if scope is None and caller.unit_code:
-        scope = await get_by_code(session, code=caller.unit_code)
+    scope = request.state.scope_unit or await caller_unit(session, caller)
     return await audit.list_events(
         session, unit=scope, actor=actor, since=since, limit=limit, cursor=cursor
     )

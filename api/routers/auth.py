@@ -6,7 +6,7 @@ from fastapi import APIRouter, Form, Request
 
 from api.deps import CallerDep, SessionDep
 from api.services import accounts
-from models.accounts import TokenPublic, UserPublic
+from models.accounts import MePublic, TokenPublic
 
 router = APIRouter(tags=["auth"])
 
@@ -24,6 +24,6 @@ async def issue_token(
 
 
 @router.get("/me", status_code=200)
-async def get_me(caller: CallerDep) -> UserPublic:
+async def get_me(caller: CallerDep) -> MePublic:
     """Who you are: username, role and unit (an API key answers role `integrator`)."""
-    return UserPublic(username=caller.username or "", role=caller.role, unit_code=caller.unit_code)
+    return MePublic(username=caller.username or "", role=caller.role, unit_code=caller.unit_code)

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
 
-from api.deps import CursorQuery, LimitQuery, SessionDep
+from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import criteria_sets as service
 from models.criteria_sets import CriteriaSetPublic, CriteriaSetVersionPublic
@@ -32,23 +32,23 @@ async def get_criteria_set_version(
 
 @router.post("", status_code=201)
 async def create_criteria_set_version(
-    session: SessionDep, document: Annotated[dict[str, Any], Body()]
+    session: SessionDep, caller: CallerDep, document: Annotated[dict[str, Any], Body()]
 ) -> CriteriaSetVersionPublic:
     """Create a draft version from a criteria-set document (422 says where it is wrong)."""
-    return await service.create_draft(session, data=document)
+    return await service.create_draft(session, data=document, actor=caller)
 
 
 @router.post("/{code}/versions/{version}/publish", status_code=200)
 async def publish_criteria_set_version(
-    code: SetCode, version: VersionNo, session: SessionDep
+    code: SetCode, version: VersionNo, session: SessionDep, caller: CallerDep
 ) -> CriteriaSetVersionPublic:
     """Publish a draft; the village-periods it may now score are rescored."""
-    return await service.publish(session, code=code, version=version)
+    return await service.publish(session, code=code, version=version, actor=caller)
 
 
 @router.post("/{code}/versions/{version}/retire", status_code=200)
 async def retire_criteria_set_version(
-    code: SetCode, version: VersionNo, session: SessionDep
+    code: SetCode, version: VersionNo, session: SessionDep, caller: CallerDep
 ) -> CriteriaSetVersionPublic:
     """Retire a published version; what it scored is rescored by the next set in force."""
-    return await service.retire(session, code=code, version=version)
+    return await service.retire(session, code=code, version=version, actor=caller)

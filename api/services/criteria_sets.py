@@ -5,9 +5,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.caller import SYSTEM_CALLER, Caller
 from api.pagination import Page, decode_cursor, encode_cursor
 from api.problems import Conflict, CriteriaSetState, FieldError, NotFound, Unprocessable
-from api.services import scoring
+from api.services import audit, scoring
 from criteria.document import CriteriaDocument, DocumentInvalid, parse_document
 from models.base import utcnow
 from models.criteria_sets import (
@@ -75,9 +76,12 @@ async def add_draft(session: AsyncSession, *, doc: CriteriaDocument) -> Criteria
     return row
 
 
-async def create_draft(session: AsyncSession, *, data: Any) -> CriteriaSetVersionPublic:
+async def create_draft(
+    session: AsyncSession, *, data: Any, actor: Caller
+) -> CriteriaSetVersionPublic:
     """Validate a document and store it as a new draft version."""
     row = await add_draft(session, doc=parse_or_422(data))
+    _audit(session, actor, "criteria_set.create", row, before=None)
     await session.commit()
     return to_public(row)
 
@@ -94,15 +98,20 @@ async def publish_row(session: AsyncSession, row: CriteriaSetVersion) -> int:
     return await scoring.rescore_after_publish(session, scope=row.scope, effective_year=year)
 
 
-async def publish(session: AsyncSession, *, code: str, version: int) -> CriteriaSetVersionPublic:
+async def publish(
+    session: AsyncSession, *, code: str, version: int, actor: Caller
+) -> CriteriaSetVersionPublic:
     """Publish a draft version; affected village-periods are rescored in the same transaction."""
     row = await get_version(session, code=code, version=version)
-    await publish_row(session, row)
+    rescored = await publish_row(session, row)
+    _audit(session, actor, "criteria_set.publish", row, before="draft", rescored=rescored)
     await session.commit()
     return to_public(row)
 
 
-async def retire(session: AsyncSession, *, code: str, version: int) -> CriteriaSetVersionPublic:
+async def retire(
+    session: AsyncSession, *, code: str, version: int, actor: Caller
+) -> CriteriaSetVersionPublic:
     """Retire a published version; what it scored is rescored (or left without a score)."""
     row = await get_version(session, code=code, version=version)
     if row.status != "published":
@@ -112,9 +121,27 @@ async def retire(session: AsyncSession, *, code: str, version: int) -> CriteriaS
     row.status, row.retired_at = "retired", utcnow()
     await session.flush()
     assert row.id is not None
-    await scoring.rescore_after_retire(session, version_id=row.id)
+    rescored = await scoring.rescore_after_retire(session, version_id=row.id)
+    _audit(session, actor, "criteria_set.retire", row, before="published", rescored=rescored)
     await session.commit()
     return to_public(row)
+
+
+def _audit(
+    session: AsyncSession,
+    actor: Caller,
+    action: str,
+    row: CriteriaSetVersion,
+    *,
+    before: str | None,
+    rescored: int | None = None,
+) -> None:
+    ref = {"code": row.code, "version": row.version, "scope": row.scope}
+    after: dict[str, Any] = {**ref, "status": row.status}
+    if rescored is not None:
+        after["rescored"] = rescored
+    audit.record(session, actor=actor, action=action, before=before and {**ref, "status": before},
+                 after=after)  # fmt: skip
 
 
 def to_public(row: CriteriaSetVersion) -> CriteriaSetVersionPublic:
@@ -170,7 +197,9 @@ def _set_public(versions: list[CriteriaSetVersion]) -> CriteriaSetPublic:
     )
 
 
-async def load_and_publish(session: AsyncSession, *, data: Any) -> tuple[CriteriaSetVersion, str]:
+async def load_and_publish(
+    session: AsyncSession, *, data: Any, actor: Caller = SYSTEM_CALLER
+) -> tuple[CriteriaSetVersion, str]:
     """Validate, store and publish a document (the CLI's `load-criteria`); idempotent.
 
     Returns the version and what happened: `published`, or `unchanged` when that exact
@@ -186,6 +215,7 @@ async def load_and_publish(session: AsyncSession, *, data: Any) -> tuple[Criteri
             "publish a new version instead."
         )
     row = row or await add_draft(session, doc=doc)
-    await publish_row(session, row)
+    rescored = await publish_row(session, row)
+    _audit(session, actor, "criteria_set.publish", row, before=None, rescored=rescored)
     await session.commit()
     return row, "published"

@@ -15,15 +15,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.caller import Caller
-from api.services import criteria_sets, submissions
+from api.services import accounts, criteria_sets, submissions
 from api.services.unit_import import ImportBody, import_units
 from api.services.units import get_village
 from criteria.loader import bundled_sets, load_document_file
 from criteria.periods import Period, today_vn
+from models.accounts import UserCreate
 from models.scores import Score
 from models.submissions import SubmissionIn
 from models.units import Unit
 
+DEMO_OPERATOR = Caller(username="demo-loader", role="admin")
 PROVINCE = ("37", "Ninh Bình")
 COMMUNES = {
     "13402": "Phường Kim Thanh",
@@ -32,6 +34,12 @@ COMMUNES = {
     "13384": "Phường Kim Bảng",
 }
 HA_NAM_VILLAGE = "13402-01"
+# Demo accounts exist only in demo mode; their passwords are printed by `serve`.
+DEMO_ACCOUNTS: list[tuple[str, str, str, str | None]] = [
+    ("admin", "demo-admin-pass", "admin", None),
+    ("reviewer.ninhbinh", "demo-reviewer-pass", "reviewer", PROVINCE[0]),
+    ("head.thondong", "demo-head-pass", "village_head", HA_NAM_VILLAGE),
+]
 
 # Thôn Đông as reported, with plausible passing figures for what the account did not give.
 BASE_VALUES: dict[str, Any] = {
@@ -129,6 +137,7 @@ class DemoReport:
     submissions: int = 0
     periods: list[str] = field(default_factory=list)
     ha_nam_status: str | None = None
+    accounts: list[tuple[str, str, str, str | None]] = field(default_factory=list)
 
 
 async def is_empty(session: AsyncSession) -> bool:
@@ -173,7 +182,7 @@ async def load_demo(session: AsyncSession) -> DemoReport:
     report.units = imported.created
     periods = demo_periods()
     report.periods = [str(p) for p in periods]
-    operator = Caller(username="demo", role="admin")
+    operator = DEMO_OPERATOR
     for code, _name, changes in VILLAGES:
         village = await get_village(session, code=code)
         for period in periods:
@@ -183,6 +192,10 @@ async def load_demo(session: AsyncSession) -> DemoReport:
             )
             report.submissions += 1
     report.ha_nam_status = await _status(session, HA_NAM_VILLAGE, periods[-1])
+    for username, password, role, unit in DEMO_ACCOUNTS:
+        body = UserCreate(username=username, password=password, role=role, unit_code=unit)
+        await accounts.create_user(session, body=body, actor=operator)
+    report.accounts = DEMO_ACCOUNTS
     return report
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.caller import Caller
 from api.pagination import Page, decode_cursor, encode_cursor
 from api.problems import FieldError, NotFound, PreconditionFailed, SubmissionLocked, Unprocessable
-from api.services import scoring
+from api.services import audit, scoring
 from api.services.versions import ActiveVersion, choose, published_versions
 from criteria.document import ValuesInvalid, validate_values
 from criteria.periods import Period
@@ -113,6 +113,7 @@ async def put(
     evidence = [str(u) for u in body.evidence]
     sub = await _current(session, village, period, lock=True)
     created = sub is None
+    before = None if sub is None else _audit_state(sub)
     if sub is None:
         if if_match is not None and if_match.strip() != "*":
             raise PreconditionFailed("There is no submission yet to match If-Match against.")
@@ -136,8 +137,15 @@ async def put(
     session.add(_revision_row(sub))
     await session.flush()
     await scoring.rescore_submissions(session, [sub.id])
+    audit.record(session, actor=actor, action="submission.put", unit=village, period=sub.period,
+                 before=before, after=_audit_state(sub))  # fmt: skip
     await session.commit()
     return sub, created
+
+
+def _audit_state(sub: Submission) -> dict[str, Any]:
+    return {"status": sub.status, "revision": sub.revision, "values": sub.values,
+            "evidence": sub.evidence, "note": sub.note}  # fmt: skip
 
 
 def _revise(

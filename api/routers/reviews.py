@@ -1,0 +1,82 @@
+"""Review: approve, return or reopen a village's submission; the review queue."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request
+
+from api.deps import (
+    CallerDep,
+    CursorQuery,
+    LimitQuery,
+    PeriodPath,
+    PeriodQuery,
+    SessionDep,
+    VillageDep,
+)
+from api.pagination import DEFAULT_LIMIT, Page
+from api.services import reviews, submissions
+from models.submissions import SubmissionPublic
+
+router = APIRouter(tags=["reviews"])
+BASE = "/villages/{village_code}/submissions/{period}"
+Comment = Annotated[str | None, Body(embed=True, max_length=4000)]
+StatusFilter = Annotated[str | None, Query(pattern=r"^(submitted|approved|returned)$")]
+
+
+@router.post(f"{BASE}/approve", status_code=200)
+async def approve_submission(
+    village: VillageDep,
+    period: PeriodPath,
+    session: SessionDep,
+    caller: CallerDep,
+    comment: Comment = None,
+) -> SubmissionPublic:
+    """Approve the current revision; it is locked until reopened."""
+    sub = await reviews.review(session, village=village, period=period, action="approve",
+                               reviewer=caller, comment=comment)  # fmt: skip
+    return submissions.to_public(sub, village)
+
+
+@router.post(f"{BASE}/return", status_code=200)
+async def return_submission(
+    village: VillageDep,
+    period: PeriodPath,
+    session: SessionDep,
+    caller: CallerDep,
+    comment: Comment = None,
+) -> SubmissionPublic:
+    """Return the submission to the village head with a comment (required) on what to fix."""
+    sub = await reviews.review(session, village=village, period=period, action="return",
+                               reviewer=caller, comment=comment)  # fmt: skip
+    return submissions.to_public(sub, village)
+
+
+@router.post(f"{BASE}/reopen", status_code=200)
+async def reopen_submission(
+    village: VillageDep,
+    period: PeriodPath,
+    session: SessionDep,
+    caller: CallerDep,
+    comment: Comment = None,
+) -> SubmissionPublic:
+    """Reopen an approved or returned submission: back to `submitted`, editable again."""
+    sub = await reviews.review(session, village=village, period=period, action="reopen",
+                               reviewer=caller, comment=comment)  # fmt: skip
+    return submissions.to_public(sub, village)
+
+
+@router.get("/submissions", status_code=200)
+async def list_submissions(
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    period: PeriodQuery,
+    unit: Annotated[str | None, Query(max_length=32, description="A unit: its subtree.")] = None,
+    status: StatusFilter = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[SubmissionPublic]:
+    """The review queue: submissions under a unit (default: your own), oldest change first."""
+    scope = request.state.scope_unit or await reviews.caller_unit(session, caller)
+    return await reviews.queue(session, unit=scope, period=period, status=status,
+                               limit=limit, cursor=cursor)  # fmt: skip

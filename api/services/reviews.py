@@ -1,0 +1,115 @@
+"""The review workflow: approve, return (with a comment), reopen; and the review queue."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from api.caller import Caller
+from api.pagination import Page, decode_cursor, encode_cursor
+from api.problems import Conflict, FieldError, Unprocessable
+from api.services import audit
+from api.services.submissions import get, to_public
+from criteria.periods import Period
+from models.base import utcnow
+from models.scores import Score
+from models.submissions import Submission, SubmissionPublic
+from models.units import Unit
+
+Action = Literal["approve", "return", "reopen"]
+# Which status each step starts from, and where it leads.
+TRANSITIONS: dict[Action, tuple[frozenset[str], str]] = {
+    "approve": (frozenset({"submitted"}), "approved"),
+    "return": (frozenset({"submitted"}), "returned"),
+    "reopen": (frozenset({"approved", "returned"}), "submitted"),
+}
+
+
+def _state(sub: Submission) -> dict[str, Any]:
+    return {"status": sub.status, "revision": sub.revision, "reviewed_by": sub.reviewed_by,
+            "review_comment": sub.review_comment}  # fmt: skip
+
+
+async def review(
+    session: AsyncSession,
+    *,
+    village: Unit,
+    period: Period,
+    action: Action,
+    reviewer: Caller,
+    comment: str | None = None,
+) -> Submission:
+    """Move a submission through the workflow; the status changes, the revision does not."""
+    sub = await get(session, village=village, period=period)
+    allowed, target = TRANSITIONS[action]
+    if sub.status not in allowed:
+        raise Conflict(
+            f"Cannot {action} a submission that is {sub.status} "
+            f"(allowed from: {', '.join(sorted(allowed))})."
+        )
+    text = (comment or "").strip() or None
+    if action == "return" and text is None:
+        raise Unprocessable(
+            "A returned submission needs a comment saying what to fix.",
+            errors=[FieldError("comment", "required", "must not be empty")],
+        )
+    before = _state(sub)
+    sub.status, sub.reviewed_by, sub.reviewed_at = target, reviewer.username, utcnow()
+    sub.review_comment = text if action != "reopen" else sub.review_comment
+    await session.execute(
+        update(Score).where(Score.submission_id == sub.id).values(submission_status=target)  # type: ignore[arg-type]
+    )
+    audit.record(session, actor=reviewer, action=f"submission.{action}", unit=village,
+                 period=sub.period, before=before, after=_state(sub))  # fmt: skip
+    await session.commit()
+    return sub
+
+
+async def queue(
+    session: AsyncSession,
+    *,
+    unit: Unit | None,
+    period: Period | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[SubmissionPublic]:
+    """Submissions under `unit` (whole subtree), oldest change first: the review queue."""
+    key = decode_cursor(cursor, fields=("at", "id"))
+    village = aliased(Unit)
+    stmt = (
+        select(Submission, village)
+        .join(village, village.id == Submission.village_id)
+        .order_by(Submission.submitted_at, Submission.id)  # type: ignore[arg-type]
+        .limit(limit + 1)
+    )
+    if unit is not None and unit.level == "province":
+        stmt = stmt.where(village.province_id == unit.id)
+    elif unit is not None and unit.level == "commune":
+        stmt = stmt.where(village.commune_id == unit.id)
+    elif unit is not None:
+        stmt = stmt.where(village.id == unit.id)
+    if period is not None:
+        stmt = stmt.where(Submission.period == str(period))
+    if status:
+        stmt = stmt.where(Submission.status == status)
+    if key:
+        at, last_id = datetime.fromisoformat(str(key["at"])), int(key["id"])
+        stmt = stmt.where(
+            (Submission.submitted_at > at)  # type: ignore[operator]
+            | ((Submission.submitted_at == at) & (Submission.id > last_id))  # type: ignore[operator]
+        )
+    rows = (await session.execute(stmt)).all()
+    items = [(sub, to_public(sub, v)) for sub, v in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1][0]
+        next_cursor = encode_cursor({"at": last.submitted_at.isoformat(), "id": last.id})
+    return Page[SubmissionPublic](items=[p for _, p in items], next_cursor=next_cursor)
+
+
+async def caller_unit(session: AsyncSession, caller: Caller) -> Unit | None:
+    """The caller's own unit (None for an admin without one)."""
+    return await session.get(Unit, caller.unit_id) if caller.unit_id else None
