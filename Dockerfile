@@ -16,5 +16,6 @@ USER smartvillage
 WORKDIR /home/smartvillage
 EXPOSE 8000
 
-# `serve` migrates the database first, then starts uvicorn.
-CMD ["smartvillage", "serve", "--host", "0.0.0.0", "--port", "8000"]
+# `serve` migrates the database first, then starts uvicorn; production never loads demo
+# data or demo accounts (--no-demo), and refuses to start without SMARTVILLAGE_SECRET_KEY.
+CMD ["smartvillage", "serve", "--host", "0.0.0.0", "--port", "8000", "--no-demo"]

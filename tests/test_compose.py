@@ -151,6 +151,7 @@ def test_dockerfile_cmd_serves_on_all_interfaces() -> None:
     assert argv[:2] == ["smartvillage", "serve"]
     assert argv[argv.index("--host") + 1] == "0.0.0.0"
     assert int(argv[argv.index("--port") + 1]) == API_PORT
+    assert "--no-demo" in argv  # production never gets demo data or demo accounts
 
 
 def test_dockerignore_keeps_local_state_out_of_image() -> None:
