@@ -19,7 +19,7 @@ import orjson
 from sqlalchemy import ColumnElement, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.problems import Conflict
+from api.problems import Conflict, Unprocessable
 from api.services.bulk import bulk_insert
 from api.services.criteria_sets import load_and_publish
 from api.services.scoring import rescore
@@ -369,6 +369,8 @@ async def generate(
     seed: int = 1,
 ) -> GenerateReport:
     """Create and score a synthetic nation in one transaction; returns counts and timings."""
+    if min(provinces, communes_per_province, villages_per_commune, periods) < 1:
+        raise Unprocessable("Every size of a synthetic nation must be at least 1.")
     rng, report = random.Random(seed), GenerateReport(periods=quarters(periods))
     async with _phase(report, "criteria_set"):
         plan = value_plan(await ensure_reference_set(session))
