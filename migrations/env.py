@@ -8,7 +8,7 @@ from sqlalchemy import Connection
 import models
 from api.db import make_sync_engine
 from api.settings import get_settings
-from models.base import UtcDateTime
+from models.base import UtcDateTime, compared_by_autogenerate
 
 config = context.config
 target_metadata = models.metadata
@@ -33,6 +33,7 @@ def _configure(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
+        include_object=compared_by_autogenerate,
     )
 
 

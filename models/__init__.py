@@ -4,7 +4,7 @@ from models.accounts import ApiKey, LoginFailure, UserAccount
 from models.audit import AuditEvent
 from models.base import metadata
 from models.criteria_sets import CriteriaSetVersion
-from models.scores import Score, ScoreIndicator
+from models.scores import IndicatorRollup, Score, ScoreIndicator
 from models.submissions import Submission, SubmissionRevision
 from models.units import Unit
 
@@ -12,6 +12,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "CriteriaSetVersion",
+    "IndicatorRollup",
     "LoginFailure",
     "Score",
     "ScoreIndicator",

@@ -1,8 +1,9 @@
 """Accounts, integrator API keys and failed logins."""
 
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import field_validator
+from pydantic import StringConstraints, field_validator
 from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
@@ -62,9 +63,11 @@ class LoginFailure(SQLModel, table=True):
 class UserCreate(SQLModel):
     """A new account, as an admin sends it."""
 
-    username: NfcStr = Field(min_length=3, max_length=64, regex=r"^[0-9A-Za-z._@-]+$")
+    username: Annotated[
+        NfcStr, StringConstraints(min_length=3, max_length=64, pattern=r"^[0-9A-Za-z._@-]+$")
+    ]
     password: str = Field(min_length=10, max_length=256)
-    role: str = Field(regex=r"^(admin|reviewer|village_head)$")
+    role: Literal["admin", "reviewer", "village_head"]
     unit_code: str | None = Field(default=None, max_length=32)
 
     @field_validator("username")

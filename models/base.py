@@ -67,3 +67,14 @@ def created_at_field() -> datetime:
 
 def optional_time_field() -> datetime | None:
     return Field(default=None, sa_type=UtcDateTime, nullable=True)  # type: ignore[no-any-return]
+
+
+EXPRESSION_INDEXES = frozenset({"ix_score_province_rank", "ix_score_commune_rank"})
+
+
+def compared_by_autogenerate(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic `include_object`: expression indexes are made by hand in migrations and
+    cannot be compared (SQLite does not reflect `DESC`)."""
+    return not (type_ == "index" and name in EXPRESSION_INDEXES)

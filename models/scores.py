@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -26,8 +27,11 @@ class Score(SQLModel, table=True):
     __tablename__ = "score"
     __table_args__ = (
         CheckConstraint("status IN ('met', 'not_met', 'incomplete')", name="status"),
-        Index("ix_score_province_id_period", "province_id", "period"),
-        Index("ix_score_commune_id_period", "commune_id", "period"),
+        # Rankings: the first page is an index scan that stops after `limit` rows.
+        Index(
+            "ix_score_province_rank", "province_id", "period", text("score DESC"), "village_code"
+        ),
+        Index("ix_score_commune_rank", "commune_id", "period", text("score DESC"), "village_code"),
         Index("ix_score_village_id_period", "village_id", "period", unique=True),
         Index("ix_score_criteria_set_version_id", "criteria_set_version_id"),
     )
@@ -71,6 +75,29 @@ class ScoreIndicator(SQLModel, table=True):
     period: str = Field(sa_column=Column(String(6), nullable=False))
     value: Decimal = Field(sa_column=Column(Numeric(14, 4), nullable=False))
     passed: bool = Field(sa_column=Column(Boolean, nullable=False))
+
+
+class IndicatorRollup(SQLModel, table=True):
+    """Per (commune, period, indicator): counts and sums over the villages with a value.
+
+    Summaries add these up (a province is ~100 communes × 19 indicators) instead of
+    averaging every village's indicator; `approved_*` serve integrators. Refreshed by
+    `scoring` whenever a score under the commune changes.
+    """
+
+    __tablename__ = "indicator_rollup"
+    __table_args__ = (Index("ix_indicator_rollup_province_id_period", "province_id", "period"),)
+
+    commune_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    period: str = Field(sa_column=Column(String(6), primary_key=True))
+    indicator_code: str = Field(sa_column=Column(String(64), primary_key=True))
+    province_id: int = Field(sa_column=Column(Integer, nullable=False))
+    villages: int = Field(sa_column=Column(Integer, nullable=False))
+    passed: int = Field(sa_column=Column(Integer, nullable=False))
+    value_sum: Decimal = Field(sa_column=Column(Numeric(18, 4), nullable=False))
+    approved_villages: int = Field(sa_column=Column(Integer, nullable=False))
+    approved_passed: int = Field(sa_column=Column(Integer, nullable=False))
+    approved_value_sum: Decimal = Field(sa_column=Column(Numeric(18, 4), nullable=False))
 
 
 class CriteriaSetRef(SQLModel):

@@ -11,7 +11,14 @@ from api.caller import Caller
 from api.pagination import Page, decode_cursor, encode_cursor
 from api.problems import NotFound
 from criteria.periods import Period
-from models.scores import IndicatorSummary, RankingItem, Score, ScoreIndicator, SummaryPublic
+from models.scores import (
+    IndicatorRollup,
+    IndicatorSummary,
+    RankingItem,
+    Score,
+    ScoreIndicator,
+    SummaryPublic,
+)
 from models.units import Unit
 
 Sort = Literal["-score", "score", "village_code"]
@@ -45,8 +52,9 @@ def _after(sort: Sort, key: dict[str, Any]) -> Any:
     if sort == "village_code":
         return Score.village_code > code
     s = Decimal(str(key["s"]))
-    beyond = Score.score < s if sort == "-score" else Score.score > s
-    return beyond | ((Score.score == s) & (Score.village_code > code))
+    if sort == "-score":  # the redundant `<=` bound lets the index range-scan from the cursor
+        return (Score.score <= s) & ((Score.score < s) | (Score.village_code > code))
+    return (Score.score >= s) & ((Score.score > s) | (Score.village_code > code))
 
 
 def _order(sort: Sort) -> list[Any]:
@@ -162,30 +170,48 @@ async def summary(
 async def _indicator_stats(
     session: AsyncSession, *, unit: Unit, period: str, caller: Caller
 ) -> list[IndicatorSummary]:
-    si = ScoreIndicator
-    where: list[Any] = [si.period == period]
-    if unit.level == "village" or caller.approved_only:
-        scored = select(Score.submission_id).where(
-            in_subtree(Score, unit), Score.period == period, _visible(caller)
-        )
-        where.append(si.submission_id.in_(scored))  # type: ignore[attr-defined]
-    if unit.level != "village":
-        where.append(in_subtree(si, unit))
+    if unit.level == "village":
+        return await _village_indicators(session, unit=unit, period=period, caller=caller)
+    r = IndicatorRollup
+    n, passed, total = (
+        (r.approved_villages, r.approved_passed, r.approved_value_sum)
+        if caller.approved_only
+        else (r.villages, r.passed, r.value_sum)
+    )
+    where = r.province_id == unit.id if unit.level == "province" else r.commune_id == unit.id
     stmt = (
-        select(
-            si.indicator_code,
-            func.avg(si.value),
-            func.avg(cast(si.passed, Integer)),
-            func.count(),
-        )
-        .where(*where)
-        .group_by(si.indicator_code)
-        .order_by(si.indicator_code)
+        select(r.indicator_code, func.sum(n), func.sum(passed), func.sum(total))
+        .where(where, r.period == period)
+        .group_by(r.indicator_code)
+        .order_by(r.indicator_code)
     )
     rows = (await session.execute(stmt)).all()
     return [
         IndicatorSummary(
-            code=code, mean=_round(mean, "0.01"), pass_rate=_round(rate, "0.0001"), villages=n
+            code=code,
+            mean=_round(Decimal(str(value_sum)) / count, "0.01"),
+            pass_rate=_round(Decimal(int(n_passed)) / count, "0.0001"),
+            villages=int(count),
         )
-        for code, mean, rate, n in rows
+        for code, count, n_passed, value_sum in rows
+        if count
     ]
+
+
+async def _village_indicators(
+    session: AsyncSession, *, unit: Unit, period: str, caller: Caller
+) -> list[IndicatorSummary]:
+    si = ScoreIndicator
+    scored = select(Score.submission_id).where(
+        Score.village_id == unit.id, Score.period == period, _visible(caller)
+    )
+    stmt = (
+        select(si.indicator_code, si.value, si.passed)
+        .where(si.submission_id.in_(scored))  # type: ignore[attr-defined]
+        .order_by(si.indicator_code)
+    )
+    return [
+        IndicatorSummary(code=code, mean=_round(value, "0.01"),
+                         pass_rate=Decimal(int(passed)).quantize(Decimal("0.0001")), villages=1)
+        for code, value, passed in (await session.execute(stmt)).all()
+    ]  # fmt: skip

@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 from api.caller import Caller
 from api.pagination import Page, decode_cursor, encode_cursor
 from api.problems import Conflict, FieldError, Unprocessable
-from api.services import audit
+from api.services import audit, rollups
 from api.services.submissions import get, to_public
 from criteria.periods import Period
 from models.base import utcnow
@@ -61,6 +61,8 @@ async def review(
     await session.execute(
         update(Score).where(Score.submission_id == sub.id).values(submission_status=target)  # type: ignore[arg-type]
     )
+    if village.commune_id is not None:
+        await rollups.refresh(session, [(village.commune_id, sub.period)])
     audit.record(session, actor=reviewer, action=f"submission.{action}", unit=village,
                  period=sub.period, before=before, after=_state(sub))  # fmt: skip
     await session.commit()

@@ -7,6 +7,7 @@ caller's transaction.
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +15,8 @@ from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from api.services.bulk import bulk_insert, delete_in
+from api.services import rollups
+from api.services.bulk import copy_records, delete_in
 from api.services.versions import ActiveVersion, choose, published_versions
 from criteria.engine import VillageScore, score
 from criteria.periods import Period
@@ -61,61 +63,62 @@ def indicator_fact(value: Decimal | int | bool | None) -> Decimal:
     return Decimal(value or 0)
 
 
-def _rows_for(
-    row: ScoringRow, version: ActiveVersion, result: VillageScore
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    now = utcnow()
-    score_row = {
-        "submission_id": row.submission_id,
-        "village_id": row.village_id,
-        "commune_id": row.commune_id,
-        "province_id": row.province_id,
-        "village_code": row.village_code,
-        "period": row.period,
-        "criteria_set_version_id": version.id,
-        "status": result.status,
-        "score": result.score,
-        "submission_revision": row.revision,
-        "submission_status": row.status,
-        "computed_at": now,
-    }
+SCORE_COLUMNS = (
+    "submission_id", "village_id", "commune_id", "province_id", "village_code", "period",
+    "criteria_set_version_id", "status", "score", "submission_revision", "submission_status",
+    "computed_at",
+)  # fmt: skip
+FACT_COLUMNS = (
+    "submission_id", "indicator_code", "commune_id", "province_id", "period", "value", "passed",
+)  # fmt: skip
+
+
+def _records(
+    row: ScoringRow, version: ActiveVersion, result: VillageScore, now: datetime
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    score_record = (
+        row.submission_id, row.village_id, row.commune_id, row.province_id, row.village_code,
+        row.period, version.id, result.status, result.score, row.revision, row.status, now,
+    )  # fmt: skip
     facts = [
-        {
-            "submission_id": row.submission_id,
-            "indicator_code": ind.code,
-            "commune_id": row.commune_id,
-            "province_id": row.province_id,
-            "period": row.period,
-            "value": indicator_fact(ind.value),
-            "passed": bool(ind.passed),
-        }
+        (row.submission_id, ind.code, row.commune_id, row.province_id, row.period,
+         indicator_fact(ind.value), bool(ind.passed))
         for ind in result.indicators
         if ind.applicable and ind.value is not None
-    ]
-    return score_row, facts
+    ]  # fmt: skip
+    return score_record, facts
 
 
 async def score_rows(
-    session: AsyncSession, rows: Sequence[ScoringRow], versions: list[ActiveVersion]
+    session: AsyncSession,
+    rows: Sequence[ScoringRow],
+    versions: list[ActiveVersion],
+    *,
+    fresh: bool = False,
 ) -> int:
-    """Replace the stored scores of these submissions; returns how many now have a score."""
-    scores: list[dict[str, Any]] = []
-    facts: list[dict[str, Any]] = []
+    """Replace the stored scores of these submissions; returns how many now have a score.
+
+    `fresh` says the submissions are new (nothing stored to delete), as in `generate`.
+    """
+    scores: list[tuple[Any, ...]] = []
+    facts: list[tuple[Any, ...]] = []
+    now = utcnow()
     for row in rows:
         period = Period.parse(row.period)
         version = choose(versions, row.province_code, period)
         if version is None or version.period_type != period.kind:
             continue
-        score_row, indicator_rows = _rows_for(
-            row, version, score(version.doc, clean_values(row.values))
-        )
-        scores.append(score_row)
-        facts.extend(indicator_rows)
-    ids = [r.submission_id for r in rows]
-    await delete_in(session, INDICATOR_TABLE, "submission_id", ids)
-    await delete_in(session, SCORE_TABLE, "submission_id", ids)
-    await bulk_insert(session, SCORE_TABLE, scores)
-    await bulk_insert(session, INDICATOR_TABLE, facts)
+        result = score(version.doc, clean_values(row.values))
+        score_record, indicator_records = _records(row, version, result, now)
+        scores.append(score_record)
+        facts.extend(indicator_records)
+    if not fresh:
+        ids = [r.submission_id for r in rows]
+        await delete_in(session, INDICATOR_TABLE, "submission_id", ids)
+        await delete_in(session, SCORE_TABLE, "submission_id", ids)
+    await copy_records(session, SCORE_TABLE, SCORE_COLUMNS, scores)
+    await copy_records(session, INDICATOR_TABLE, FACT_COLUMNS, facts)
+    await rollups.refresh(session, {(r.commune_id, r.period) for r in rows})
     return len(scores)
 
 
@@ -141,7 +144,11 @@ def _scoring_select() -> Any:
 
 
 async def rescore(
-    session: AsyncSession, *, where: ColumnElement[bool] | None = None, batch: int = 2000
+    session: AsyncSession,
+    *,
+    where: ColumnElement[bool] | None = None,
+    batch: int = 2000,
+    fresh: bool = False,
 ) -> int:
     """Rescore every submission matching `where` (default: all), in keyset batches."""
     versions = await published_versions(session)
@@ -154,7 +161,7 @@ async def rescore(
         rows = [ScoringRow(*r) for r in page.all()]
         if not rows:
             return total
-        total += await score_rows(session, rows, versions)
+        total += await score_rows(session, rows, versions, fresh=fresh)
         last_id = rows[-1].submission_id
 
 

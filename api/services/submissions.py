@@ -1,6 +1,7 @@
 """Submissions: validated puts with every revision kept, reads, and the score recomputed
 in the same transaction as the change."""
 
+import hashlib
 from decimal import Decimal
 from typing import Any
 
@@ -26,8 +27,11 @@ from models.units import Unit
 
 
 def etag(sub: Submission) -> str:
-    """The submission's validator: its revision and review status."""
-    return f'"r{sub.revision}-{sub.status}"'
+    """The submission's validator: its revision, plus a digest of its review state (so an
+    approve-and-reopen in between also makes an older ETag stale)."""
+    at = sub.reviewed_at.isoformat() if sub.reviewed_at else ""
+    state = f"{sub.status}|{sub.reviewed_by or ''}|{at}|{sub.review_comment or ''}"
+    return f'"r{sub.revision}-{hashlib.blake2b(state.encode(), digest_size=4).hexdigest()}"'
 
 
 def _json_value(value: int | bool | Decimal) -> int | bool | float:

@@ -9,6 +9,7 @@ from sqlmodel import col
 
 from api.pagination import Page, decode_cursor, encode_cursor
 from api.problems import BadRequest, Conflict, FieldError, NotFound, Unprocessable
+from api.services import rollups
 from criteria.text import fold, nfc
 from models.base import metadata, utcnow
 from models.scores import Score, ScoreIndicator
@@ -274,7 +275,7 @@ async def move_communes(session: AsyncSession, moves: Iterable[dict[str, Any]]) 
     params = list(moves)
     if not params:
         return
-    for table in (unit_table, _score, _score_indicator):
+    for table in (unit_table, _score, _score_indicator, rollups.ROLLUP):
         stmt = (
             update(table)
             .where(table.c.commune_id == bindparam("b_cid"))
@@ -292,8 +293,12 @@ async def move_villages(session: AsyncSession, moves: Iterable[dict[str, Any]]) 
         "commune_id": bindparam("b_cid"),
         "province_id": bindparam("b_pid"),
     }
+    moved = [p["b_vid"] for p in params]
+    old = select(_score.c.commune_id).where(_score.c.village_id.in_(moved)).distinct()
+    touched = set((await session.execute(old)).scalars()) | {p["b_cid"] for p in params}
     by_village = update(_score).where(_score.c.village_id == bindparam("b_vid"))
     await session.execute(by_village.values(new_place), params)
     submissions = select(_submission.c.id).where(_submission.c.village_id == bindparam("b_vid"))
     facts = update(_score_indicator).where(_score_indicator.c.submission_id.in_(submissions))
     await session.execute(facts.values(new_place), params)
+    await rollups.refresh_communes(session, touched)

@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from tests.api.conftest import ha_nam_values, put_values
 from tests.factories import TREE, make_tree, make_unit
 
 UNITS = "/api/v1/units"
@@ -324,3 +325,45 @@ class TestUpdateUnit:
         response = client.patch(f"{UNITS}/nope", json={"name": "X"})
         assert response.status_code == 404
         assert response.headers["content-type"] == PROBLEM
+
+
+@pytest.mark.usefixtures("tree", "reference")
+class TestMoveCarriesScores:
+    """Rankings and summaries read the score tables' own province/commune columns."""
+
+    def _summary(self, client: TestClient, code: str) -> dict:
+        response = client.get(f"{UNITS}/{code}/summary", params={"period": "2026Q1"})
+        assert response.status_code == 200
+        return response.json()
+
+    def test_patch_moving_village_moves_its_scores(self, client: TestClient):
+        assert put_values(client, "37-13402-DONG", "2026Q1", ha_nam_values()).status_code == 201
+        response = client.patch(f"{UNITS}/37-13402-DONG", json={"parent_code": "04000"})
+        assert response.status_code == 200
+        assert self._summary(client, "37")["villages_reported"] == 0
+        moved = self._summary(client, "04000")
+        assert moved["villages_reported"] == 1
+        assert moved["indicators"][0]["villages"] == 1
+        ranking = client.get(f"{UNITS}/15/scores", params={"period": "2026Q1"}).json()
+        assert [(i["village_code"], i["commune_code"]) for i in ranking["items"]] == [
+            ("37-13402-DONG", "04000")
+        ]
+
+    def test_patch_moving_commune_moves_its_villages_scores(self, client: TestClient):
+        assert put_values(client, "37-13402-BAC", "2026Q1", ha_nam_values()).status_code == 201
+        assert client.patch(f"{UNITS}/13402", json={"parent_code": "15"}).status_code == 200
+        assert self._summary(client, "37")["villages_reported"] == 0
+        lao_cai = self._summary(client, "15")
+        assert lao_cai["villages_reported"] == 1
+        assert lao_cai["indicators"][0]["villages"] == 1
+
+    def test_import_moving_village_moves_its_scores(self, client: TestClient):
+        assert put_values(client, "37-13393-01", "2026Q1", ha_nam_values()).status_code == 201
+        body = "code,name,level,parent_code,lat,lon\n37-13393-01,Thôn Ninh Lai,village,13402,,\n"
+        response = client.post(
+            f"{UNITS}/import", content=body.encode(), headers={"content-type": "text/csv"}
+        )
+        assert response.status_code == 200
+        assert response.json()["updated"] == 1
+        assert self._summary(client, "13393")["villages_reported"] == 0
+        assert self._summary(client, "13402")["villages_reported"] == 1

@@ -22,6 +22,7 @@ from api.db import make_sync_engine
 from api.migrate import alembic_config, downgrade, upgrade
 from api.settings import to_sync_url
 from models import metadata
+from models.base import compared_by_autogenerate
 
 APP_PACKAGES = {"api", "models", "criteria"}
 
@@ -137,6 +138,7 @@ def test_autogenerate_finds_no_difference_between_models_and_migrations(
                 opts={
                     "compare_type": True,
                     "render_as_batch": conn.dialect.name == "sqlite",
+                    "include_object": compared_by_autogenerate,
                 },
             )
             diff = compare_metadata(context, metadata)
