@@ -14,7 +14,9 @@ from api.deps import (
     VillageDep,
 )
 from api.pagination import DEFAULT_LIMIT, Page
-from api.services import reviews, submissions
+from api.services import reviews, submission_import, submissions
+from api.uploads import ImportBodyDep
+from models.imports import ImportReportPublic
 from models.submissions import SubmissionPublic
 
 router = APIRouter(tags=["reviews"])
@@ -80,3 +82,37 @@ async def list_submissions(
     scope = request.state.scope_unit or await reviews.caller_unit(session, caller)
     return await reviews.queue(session, unit=scope, period=period, status=status,
                                limit=limit, cursor=cursor)  # fmt: skip
+
+
+@router.post(
+    "/submissions/import",
+    status_code=200,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "CSV (header `village_code,period,` then measure codes; booleans "
+            "true/false/1/0; an empty cell is a missing measure), a JSON array of "
+            "`{village_code, period, values}`, or either one as a multipart `file` part.",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+            },
+        }
+    },
+)
+async def import_submissions(
+    body: ImportBodyDep,
+    session: SessionDep,
+    caller: CallerDep,
+    dry_run: Annotated[bool, Query(description="Validate and report; write nothing.")] = False,
+) -> ImportReportPublic:
+    """Create or revise many submissions at once, all or nothing, with a per-row report."""
+    return await submission_import.import_submissions(
+        session, body=body, dry_run=dry_run, actor=caller
+    )

@@ -2,38 +2,18 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from starlette.datastructures import UploadFile
+from fastapi import APIRouter, Query
 
-from api.deps import CursorQuery, LimitQuery, SessionDep, UnitDep
+from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, UnitDep
 from api.errors import PROBLEM_JSON, Problem
 from api.pagination import DEFAULT_LIMIT, Page
-from api.problems import FieldError, Unprocessable
 from api.services import unit_import, units
-from api.services.unit_import import ImportBody, ImportReportPublic
+from api.uploads import ImportBodyDep
+from models.imports import ImportReportPublic
 from models.units import Level, UnitCreate, UnitPublic, UnitUpdate
 
 router = APIRouter(prefix="/units", tags=["units"])
 
-
-async def read_import_body(request: Request) -> ImportBody:
-    """The payload to import: the body itself, or the `file` part of a multipart form."""
-    media_type = request.headers.get("content-type", "")
-    if media_type.split(";")[0].strip().lower() != "multipart/form-data":
-        return ImportBody(media_type=media_type, filename=None, data=await request.body())
-    async with request.form() as form:
-        part = form.get("file")
-        if isinstance(part, UploadFile):
-            return ImportBody(part.content_type, part.filename, await part.read())
-        if isinstance(part, str):
-            return ImportBody(media_type=None, filename=None, data=part.encode())
-    raise Unprocessable(
-        "Send the file in a multipart part named `file`.",
-        errors=[FieldError("file", "missing", "no part named file")],
-    )
-
-
-ImportBodyDep = Annotated[ImportBody, Depends(read_import_body)]
 
 _IMPORT_OPENAPI: dict[str, Any] = {
     "requestBody": {
@@ -87,22 +67,25 @@ async def get_unit(unit: UnitDep, session: SessionDep) -> UnitPublic:
 
 
 @router.post("", status_code=201)
-async def create_unit(body: UnitCreate, session: SessionDep) -> UnitPublic:
+async def create_unit(body: UnitCreate, session: SessionDep, caller: CallerDep) -> UnitPublic:
     """Create a unit under its parent (a province has none); 409 if the code is taken."""
-    return await units.create(session, body=body)
+    return await units.create(session, body=body, actor=caller)
 
 
 @router.patch("/{code}", status_code=200)
-async def update_unit(unit: UnitDep, body: UnitUpdate, session: SessionDep) -> UnitPublic:
+async def update_unit(
+    unit: UnitDep, body: UnitUpdate, session: SessionDep, caller: CallerDep
+) -> UnitPublic:
     """Rename, relocate (lat/lon) or move a unit under another parent; its level never changes."""
-    return await units.update_unit(session, unit=unit, changes=body)
+    return await units.update_unit(session, unit=unit, changes=body, actor=caller)
 
 
 @router.post("/import", status_code=200, openapi_extra=_IMPORT_OPENAPI, responses=_IMPORT_RESPONSES)
 async def import_units(
     body: ImportBodyDep,
     session: SessionDep,
+    caller: CallerDep,
     dry_run: Annotated[bool, Query(description="Validate and report; write nothing.")] = False,
 ) -> ImportReportPublic:
     """Create or update units from CSV or JSON, all or nothing, with a per-row report."""
-    return await unit_import.import_units(session, body=body, dry_run=dry_run)
+    return await unit_import.import_units(session, body=body, dry_run=dry_run, actor=caller)

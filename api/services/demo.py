@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.caller import Caller
 from api.services import accounts, criteria_sets, submissions
-from api.services.unit_import import ImportBody, import_units
+from api.services.import_common import ImportBody
+from api.services.unit_import import import_units
 from api.services.units import get_village
 from criteria.loader import bundled_sets, load_document_file
 from criteria.periods import Period, today_vn
@@ -176,9 +177,8 @@ async def load_demo(session: AsyncSession) -> DemoReport:
     for path in bundled_sets():
         row, _ = await criteria_sets.load_and_publish(session, data=load_document_file(path))
         report.criteria_sets.append(f"{row.code} v{row.version}")
-    imported = await import_units(
-        session, body=ImportBody("application/json", None, _units_json()), dry_run=False
-    )
+    body = ImportBody("application/json", None, _units_json())
+    imported = await import_units(session, body=body, dry_run=False, actor=DEMO_OPERATOR)
     report.units = imported.created
     periods = demo_periods()
     report.periods = [str(p) for p in periods]

@@ -386,7 +386,7 @@ async def generate(
     async with _phase(report, "revisions"):
         report.revisions = await copy_revisions(session, new)
     async with _phase(report, "scoring"):
-        report.scores = await rescore(session, where=new, batch=RESCORE_BATCH)
+        report.scores = await rescore(session, where=new, batch=RESCORE_BATCH, fresh=True)
     async with _phase(report, "commit"):
         await session.commit()
     async with _phase(report, "analyze"):

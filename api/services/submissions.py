@@ -42,16 +42,24 @@ def _json_value(value: int | bool | Decimal) -> int | bool | float:
 
 async def version_for(session: AsyncSession, *, village: Unit, period: Period) -> ActiveVersion:
     """The criteria-set version that scores this village-period, or a 422 saying why not."""
+    province = await session.get(Unit, village.province_id)
+    versions = await published_versions(session)
+    return check_version(versions, province.code if province else "", village.code, period)
+
+
+def check_version(
+    versions: list[ActiveVersion], province_code: str, village_code: str, period: Period
+) -> ActiveVersion:
+    """The version in force for a village-period, or a 422 naming `period` and why."""
     if period.is_future():
         raise Unprocessable(
             f"Period {period} has not started yet (Asia/Ho_Chi_Minh time).",
             errors=[FieldError("period", "future_period", "a future period cannot be reported")],
         )
-    province = await session.get(Unit, village.province_id)
-    version = choose(await published_versions(session), province.code if province else "", period)
+    version = choose(versions, province_code, period)
     if version is None:
         raise Unprocessable(
-            f"No published criteria set applies to village {village.code!r} for {period}.",
+            f"No published criteria set applies to village {village_code!r} for {period}.",
             errors=[FieldError("period", "no_criteria_set", "no criteria set in force")],
         )
     if version.period_type != period.kind:

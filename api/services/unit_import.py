@@ -8,53 +8,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.problems import FieldError, Unprocessable, UnsupportedMediaType
+from api.caller import Caller
+from api.services import audit
+from api.services.import_common import (
+    FileProblem,
+    ImportBody,
+    body_kind,
+    rejected,
+    row_error,
+)
 from api.services.units import move_communes, move_villages, placement, unit_table
 from criteria.text import fold
 from models.base import utcnow
+from models.imports import ImportErrorPublic, ImportReportPublic
 from models.units import PARENT_LEVEL, UnitCreate
 
 CSV_HEADER = ["code", "name", "level", "parent_code", "lat", "lon"]
-CSV_TYPES = frozenset({"text/csv", "application/csv"})
 LEVELS = ("province", "commune", "village")
 CHUNK = 1000
-MAX_LISTED_ERRORS = 1000
 _t = unit_table
 _NAMES = ("name", "name_folded", "lat", "lon")
 _ANCESTRY = ("parent_id", "province_id", "commune_id")
-
-
-@dataclass(frozen=True)
-class ImportBody:
-    """An uploaded payload: its media type, file name (multipart only) and bytes."""
-
-    media_type: str | None
-    filename: str | None
-    data: bytes
-
-
-class ImportErrorPublic(BaseModel):
-    """One bad row (1-based data row; row 0 is the file itself) and column."""
-
-    row: int
-    column: str | None
-    code: str
-    message: str
-
-
-class ImportReportPublic(BaseModel):
-    """What an import did, or with `dry_run` would do."""
-
-    dry_run: bool
-    rows: int
-    created: int
-    updated: int
-    unchanged: int
-    errors: list[ImportErrorPublic]
 
 
 class _Row(NamedTuple):
@@ -77,27 +55,19 @@ class _Checked:
     total: int = 0
 
 
-class _FileProblem(Exception):
-    """The payload as a whole cannot be read (encoding, JSON syntax, CSV header)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.error = ImportErrorPublic(row=0, column=None, code=code, message=message)
-
-
 async def import_units(
-    session: AsyncSession, *, body: ImportBody, dry_run: bool
+    session: AsyncSession, *, body: ImportBody, dry_run: bool, actor: Caller
 ) -> ImportReportPublic:
     """Create or update every unit of a CSV/JSON file in one transaction, or none (422)."""
-    kind = _kind(body)
+    kind = body_kind(body)
     try:
         checked = await asyncio.to_thread(_read_and_validate, kind, body.data)
-    except _FileProblem as exc:
-        raise _rejected(dry_run, 0, [exc.error]) from None
+    except FileProblem as exc:
+        raise rejected(dry_run, 0, [exc.error]) from None
     existing = await _load_existing(session, checked.rows)
     checked.errors += _check_against(checked, existing)
     if checked.errors:
-        raise _rejected(dry_run, checked.total, checked.errors)
+        raise rejected(dry_run, checked.total, checked.errors)
     new, changed, unchanged = _classify(checked.rows, existing)
     report = ImportReportPublic(
         dry_run=dry_run,
@@ -110,53 +80,20 @@ async def import_units(
     if dry_run:
         return report
     await _apply(session, new=new, changed=changed, existing=existing)
+    audit.record(session, actor=actor, action="unit.import",
+                 after=report.model_dump(mode="json", exclude={"errors", "dry_run"}))  # fmt: skip
     await session.commit()
     return report
 
 
-def _rejected(dry_run: bool, rows: int, errors: list[ImportErrorPublic]) -> Unprocessable:
-    listed = sorted(errors, key=lambda e: e.row)[:MAX_LISTED_ERRORS]
-    more = f" (the first {MAX_LISTED_ERRORS} are listed)" if len(errors) > len(listed) else ""
-    report = ImportReportPublic(
-        dry_run=dry_run, rows=rows, created=0, updated=0, unchanged=0, errors=listed
-    )
-    extra = report.model_dump()
-    extra["errors"] = [_problem_entry(e) for e in listed]
-    detail = f"{len(errors)} error(s){more}; nothing was imported."
-    return Unprocessable(detail, extra=extra)
-
-
-def _problem_entry(error: ImportErrorPublic) -> dict[str, Any]:
-    """The report's error plus the `field`/`pointer`/`detail` every 422 of this API carries."""
-    path = f"{error.row - 1}.{error.column or ''}".rstrip(".") if error.row else error.column
-    generic = FieldError(path or "", error.code, error.message).as_dict()
-    return {**generic, **error.model_dump()}
-
-
 # --- reading ------------------------------------------------------------------------------
-
-
-def _kind(body: ImportBody) -> str:
-    """`csv` or `json`, from the media type, else the file name's extension; else 415."""
-    media = (body.media_type or "").split(";")[0].strip().lower()
-    if media in CSV_TYPES:
-        return "csv"
-    if media == "application/json" or media.endswith("+json"):
-        return "json"
-    extension = (body.filename or "").rpartition(".")[2].lower()
-    if body.filename and extension in ("csv", "json"):
-        return extension
-    raise UnsupportedMediaType(
-        f"Cannot import {media or 'an untyped body'}: send text/csv or application/json, "
-        "or a multipart `file` part that is one of them (or named *.csv / *.json)."
-    )
 
 
 def _read_and_validate(kind: str, data: bytes) -> _Checked:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise _FileProblem("invalid_encoding", f"the file is not UTF-8: {exc}") from None
+        raise FileProblem("invalid_encoding", f"the file is not UTF-8: {exc}") from None
     checked = _Checked()
     items = _csv_items(text, checked) if kind == "csv" else _json_items(text, checked)
     _validate(items, checked)
@@ -167,7 +104,7 @@ def _csv_items(text: str, checked: _Checked) -> list[tuple[int, Any]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [cell.strip() for cell in next(reader, [])]
     if header != CSV_HEADER:
-        raise _FileProblem("invalid_header", f"the header must be exactly {','.join(CSV_HEADER)}")
+        raise FileProblem("invalid_header", f"the header must be exactly {','.join(CSV_HEADER)}")
     items: list[tuple[int, Any]] = []
     for number, cells in enumerate(reader, start=1):
         cells = [cell.strip() for cell in cells]
@@ -176,7 +113,7 @@ def _csv_items(text: str, checked: _Checked) -> list[tuple[int, Any]]:
         checked.total += 1
         if len(cells) != len(CSV_HEADER):
             message = f"expected {len(CSV_HEADER)} cells, found {len(cells)}"
-            checked.errors.append(_error(number, None, "wrong_cell_count", message))
+            checked.errors.append(row_error(number, None, "wrong_cell_count", message))
             continue
         items.append((number, dict(zip(CSV_HEADER, cells, strict=True))))
     return items
@@ -186,9 +123,9 @@ def _json_items(text: str, checked: _Checked) -> list[tuple[int, Any]]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _FileProblem("invalid_json", f"the body is not JSON: {exc}") from None
+        raise FileProblem("invalid_json", f"the body is not JSON: {exc}") from None
     if not isinstance(document, list):
-        raise _FileProblem("not_an_array", "the body must be a JSON array of units")
+        raise FileProblem("not_an_array", "the body must be a JSON array of units")
     checked.total = len(document)
     return list(enumerate(document, start=1))
 
@@ -199,22 +136,22 @@ def _validate(items: list[tuple[int, Any]], checked: _Checked) -> None:
     for number, item in items:
         if not isinstance(item, dict):
             message = "each unit must be a JSON object"
-            checked.errors.append(_error(number, None, "not_an_object", message))
+            checked.errors.append(row_error(number, None, "not_an_object", message))
             continue
         try:
             unit = UnitCreate.model_validate(_blank_to_none(item))
         except ValidationError as exc:
-            checked.errors += [_pydantic_error(number, e) for e in exc.errors()]
+            checked.errors += [_pydanticrow_error(number, e) for e in exc.errors()]
             if isinstance(item.get("code"), str):
                 checked.bad_codes.add(item["code"])
             continue
         if unit.code in seen:
             message = f"code {unit.code!r} is already on row {seen[unit.code]}"
-            checked.errors.append(_error(number, "code", "duplicate_code", message))
+            checked.errors.append(row_error(number, "code", "duplicate_code", message))
             continue
         seen[unit.code] = number
         if not unit.name:
-            checked.errors.append(_error(number, "name", "required", "the name is empty"))
+            checked.errors.append(row_error(number, "name", "required", "the name is empty"))
             checked.bad_codes.add(unit.code)
             continue
         parent = unit.parent_code or None
@@ -228,14 +165,10 @@ def _blank_to_none(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, **blanks} if blanks else item
 
 
-def _pydantic_error(number: int, error: Any) -> ImportErrorPublic:
+def _pydanticrow_error(number: int, error: Any) -> ImportErrorPublic:
     loc = error.get("loc", ())
     column = str(loc[0]) if loc else None
-    return _error(number, column, str(error.get("type", "invalid")), str(error.get("msg", "")))
-
-
-def _error(row: int, column: str | None, code: str, message: str) -> ImportErrorPublic:
-    return ImportErrorPublic(row=row, column=column, code=code, message=message)
+    return row_error(number, column, str(error.get("type", "invalid")), str(error.get("msg", "")))
 
 
 # --- checking against the database --------------------------------------------------------
@@ -268,10 +201,10 @@ def _check_against(checked: _Checked, existing: dict[str, Any]) -> list[ImportEr
         stored = existing.get(row.code)
         if stored is not None and stored.level != row.level:
             message = f"{row.code!r} is a {stored.level}; a unit's level never changes"
-            errors.append(_error(row.row, "level", "level_change", message))
+            errors.append(row_error(row.row, "level", "level_change", message))
         problem = _parent_problem(row, in_file, existing, checked.bad_codes)
         if problem is not None:
-            errors.append(_error(row.row, "parent_code", *problem))
+            errors.append(row_error(row.row, "parent_code", *problem))
     return errors
 
 

@@ -7,9 +7,10 @@ from sqlalchemy import ColumnElement, Table, bindparam, func, or_, select, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from api.caller import Caller
 from api.pagination import Page, decode_cursor, encode_cursor
 from api.problems import BadRequest, Conflict, FieldError, NotFound, Unprocessable
-from api.services import rollups
+from api.services import audit, rollups
 from criteria.text import fold, nfc
 from models.base import metadata, utcnow
 from models.scores import Score, ScoreIndicator
@@ -184,7 +185,7 @@ def checked_name(name: str | None) -> str:
     return cleaned
 
 
-async def create(session: AsyncSession, *, body: UnitCreate) -> UnitPublic:
+async def create(session: AsyncSession, *, body: UnitCreate, actor: Caller) -> UnitPublic:
     """Add a unit under its parent; 409 if the code exists, 422 if the parent does not fit."""
     if await find_by_code(session, code=body.code) is not None:
         raise Conflict(f"A unit with code {body.code!r} already exists.")
@@ -203,13 +204,22 @@ async def create(session: AsyncSession, *, body: UnitCreate) -> UnitPublic:
     session.add(unit)
     await session.flush()
     public = await to_public(session, unit)
+    audit.record(session, actor=actor, action="unit.create", unit=unit,
+                 after=_audit_state(public))  # fmt: skip
     await session.commit()
     return public
 
 
-async def update_unit(session: AsyncSession, *, unit: Unit, changes: UnitUpdate) -> UnitPublic:
+def _audit_state(public: UnitPublic) -> dict[str, Any]:
+    return public.model_dump(mode="json", exclude={"path"})
+
+
+async def update_unit(
+    session: AsyncSession, *, unit: Unit, changes: UnitUpdate, actor: Caller
+) -> UnitPublic:
     """Apply the fields sent: name (re-folded), lat/lon, parent_code (a move; level stays)."""
     fields = changes.model_dump(exclude_unset=True)
+    before = _audit_state(await to_public(session, unit))
     if "name" in fields:
         unit.name = checked_name(fields["name"])
         unit.name_folded = fold(unit.name)
@@ -222,6 +232,8 @@ async def update_unit(session: AsyncSession, *, unit: Unit, changes: UnitUpdate)
     session.add(unit)
     await session.flush()
     public = await to_public(session, unit)
+    audit.record(session, actor=actor, action="unit.update", unit=unit, before=before,
+                 after=_audit_state(public))  # fmt: skip
     await session.commit()
     return public
 
