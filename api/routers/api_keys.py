@@ -2,14 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import Path, Response
 
-from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep
+from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, resource_router
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import api_keys
 from models.accounts import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 
-router = APIRouter(prefix="/api-keys", tags=["api keys"])
+router = resource_router(prefix="/api-keys", tags=["api keys"])
 
 
 @router.post("", status_code=201)

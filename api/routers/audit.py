@@ -3,15 +3,15 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
-from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep
+from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, resource_router
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import audit
 from api.services.reviews import caller_unit
 from models.audit import AuditPublic
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = resource_router(prefix="/audit", tags=["audit"])
 
 
 @router.get("", status_code=200)

@@ -2,13 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 
-from api.deps import CallerDep, SessionDep
+from api.deps import CallerDep, SessionDep, resource_router
 from api.services import accounts
 from models.accounts import MePublic, TokenPublic
 
-router = APIRouter(tags=["auth"])
+router = resource_router(tags=["auth"])
 
 
 @router.post("/auth/token", status_code=200)

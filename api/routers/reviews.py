@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import Body, Query, Request
 
 from api.deps import (
     CallerDep,
@@ -12,6 +12,7 @@ from api.deps import (
     PeriodQuery,
     SessionDep,
     VillageDep,
+    resource_router,
 )
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import reviews, submission_import, submissions
@@ -19,7 +20,7 @@ from api.uploads import ImportBodyDep
 from models.imports import ImportReportPublic
 from models.submissions import SubmissionPublic
 
-router = APIRouter(tags=["reviews"])
+router = resource_router(tags=["reviews"])
 BASE = "/villages/{village_code}/submissions/{period}"
 Comment = Annotated[str | None, Body(embed=True, max_length=4000)]
 StatusFilter = Annotated[str | None, Query(pattern=r"^(submitted|approved|returned)$")]

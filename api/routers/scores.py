@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import (
     CallerDep,
@@ -12,13 +12,14 @@ from api.deps import (
     SessionDep,
     UnitDep,
     VillageDep,
+    resource_router,
 )
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import rankings, scores
 from api.services.rankings import ScoreStatus, Sort
 from models.scores import RankingItem, ScorePublic, SummaryPublic, TrendItem
 
-router = APIRouter(tags=["scores"])
+router = resource_router(tags=["scores"])
 SortQuery = Annotated[Sort, Query(description="`-score` (default), `score` or `village_code`.")]
 StatusQuery = Annotated[ScoreStatus | None, Query(description="Only villages with this status.")]
 

@@ -2,14 +2,22 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import Header, Response
 
-from api.deps import CallerDep, CursorQuery, LimitQuery, PeriodPath, SessionDep, VillageDep
+from api.deps import (
+    CallerDep,
+    CursorQuery,
+    LimitQuery,
+    PeriodPath,
+    SessionDep,
+    VillageDep,
+    resource_router,
+)
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import submissions as service
 from models.submissions import RevisionPublic, SubmissionIn, SubmissionPublic
 
-router = APIRouter(prefix="/villages", tags=["submissions"])
+router = resource_router(prefix="/villages", tags=["submissions"])
 IfMatch = Annotated[str | None, Header(description="ETag of the revision you edited.")]
 
 

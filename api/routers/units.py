@@ -2,9 +2,9 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
-from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, UnitDep
+from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, UnitDep, resource_router
 from api.errors import PROBLEM_JSON, Problem
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import unit_import, units
@@ -12,7 +12,7 @@ from api.uploads import ImportBodyDep
 from models.imports import ImportReportPublic
 from models.units import Level, UnitCreate, UnitPublic, UnitUpdate
 
-router = APIRouter(prefix="/units", tags=["units"])
+router = resource_router(prefix="/units", tags=["units"])
 
 
 _IMPORT_OPENAPI: dict[str, Any] = {

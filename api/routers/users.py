@@ -1,13 +1,11 @@
 """Accounts, managed by admins."""
 
-from fastapi import APIRouter
-
-from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep
+from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, resource_router
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import accounts
 from models.accounts import UserCreate, UserPublic
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = resource_router(prefix="/users", tags=["users"])
 
 
 @router.post("", status_code=201)

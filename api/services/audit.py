@@ -1,6 +1,6 @@
 """The audit trail: written in the same transaction as each change; read by scope."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -69,7 +69,8 @@ async def list_events(
         stmt = stmt.where(_under(unit))
     if actor:
         stmt = stmt.where(AuditEvent.actor == actor.strip().lower())
-    if since is not None:
+    if since is not None:  # a time without an offset is taken as UTC
+        since = since.replace(tzinfo=UTC) if since.tzinfo is None else since
         stmt = stmt.where(AuditEvent.at >= since)
     if key:
         stmt = stmt.where(AuditEvent.id < int(key["id"]))  # type: ignore[operator]
