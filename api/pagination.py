@@ -2,6 +2,7 @@
 
 import base64
 import json
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -43,3 +44,11 @@ def decode_cursor(token: str | None, *, fields: tuple[str, ...]) -> dict[str, An
             errors=[FieldError("cursor", "invalid_cursor", "not a cursor this list produced")],
         )
     return key
+
+
+def page_of(rows: Sequence[Any], limit: int, key: Callable[[Any], dict[str, Any]]) -> Page[Any]:
+    """The first `limit` of `rows` (fetched with `limit + 1`), and a cursor after the last
+    one when there are more."""
+    items = list(rows[:limit])
+    more = len(rows) > limit
+    return Page[Any](items=items, next_cursor=encode_cursor(key(items[-1])) if more else None)

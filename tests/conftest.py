@@ -6,53 +6,23 @@ runs exactly as in production, on its own engine inside the TestClient's event l
 """
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from api.db import make_sync_engine
 from api.migrate import upgrade
-from api.settings import Settings, to_sync_url
+from api.settings import Settings
 from models import metadata
 from tests.accounts import TEST_SECRET, bearer, make_user
+from tests.pg import create_database, drop_database
 
 TABLES_CHILD_FIRST = [t.name for t in reversed(metadata.sorted_tables)]
-
-
-def _create_pg_database(server_url: str) -> str:
-    url = make_url(to_sync_url(server_url))
-    name = f"sv_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        dbname=url.database or "postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_pg_database(db_url: str) -> None:
-    url = make_url(db_url)
-    with psycopg.connect(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -60,10 +30,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh, migrated database for this test run."""
     server = os.environ.get("TEST_DATABASE_URL")
     if server:
-        url = _create_pg_database(server)
+        url = create_database(server, "sv_test")
         upgrade(url)
         yield url
-        _drop_pg_database(url)
+        drop_database(url)
         return
     path: Path = tmp_path_factory.mktemp("db") / "test.db"
     url = f"sqlite:///{path}"

@@ -3,7 +3,9 @@
 from typing import Annotated
 
 from fastapi import Body, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.caller import Caller
 from api.deps import (
     CallerDep,
     CursorQuery,
@@ -17,13 +19,28 @@ from api.deps import (
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import reviews, submission_import, submissions
 from api.uploads import ImportBodyDep
+from criteria.periods import Period
 from models.imports import ImportReportPublic
 from models.submissions import SubmissionPublic
+from models.units import Unit
 
 router = resource_router(tags=["reviews"])
 BASE = "/villages/{village_code}/submissions/{period}"
 Comment = Annotated[str | None, Body(embed=True, max_length=4000)]
 StatusFilter = Annotated[str | None, Query(pattern=r"^(submitted|approved|returned)$")]
+
+
+async def _step(
+    session: AsyncSession,
+    village: Unit,
+    period: Period,
+    action: reviews.Action,
+    caller: Caller,
+    comment: str | None,
+) -> SubmissionPublic:
+    sub = await reviews.review(session, village=village, period=period, action=action,
+                               reviewer=caller, comment=comment)  # fmt: skip
+    return submissions.to_public(sub, village)
 
 
 @router.post(f"{BASE}/approve", status_code=200)
@@ -35,9 +52,7 @@ async def approve_submission(
     comment: Comment = None,
 ) -> SubmissionPublic:
     """Approve the current revision; it is locked until reopened."""
-    sub = await reviews.review(session, village=village, period=period, action="approve",
-                               reviewer=caller, comment=comment)  # fmt: skip
-    return submissions.to_public(sub, village)
+    return await _step(session, village, period, "approve", caller, comment)
 
 
 @router.post(f"{BASE}/return", status_code=200)
@@ -49,9 +64,7 @@ async def return_submission(
     comment: Comment = None,
 ) -> SubmissionPublic:
     """Return the submission to the village head with a comment (required) on what to fix."""
-    sub = await reviews.review(session, village=village, period=period, action="return",
-                               reviewer=caller, comment=comment)  # fmt: skip
-    return submissions.to_public(sub, village)
+    return await _step(session, village, period, "return", caller, comment)
 
 
 @router.post(f"{BASE}/reopen", status_code=200)
@@ -63,9 +76,7 @@ async def reopen_submission(
     comment: Comment = None,
 ) -> SubmissionPublic:
     """Reopen an approved or returned submission: back to `submitted`, editable again."""
-    sub = await reviews.review(session, village=village, period=period, action="reopen",
-                               reviewer=caller, comment=comment)  # fmt: skip
-    return submissions.to_public(sub, village)
+    return await _step(session, village, period, "reopen", caller, comment)
 
 
 @router.get("/submissions", status_code=200)

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import security
 from api.caller import Caller
-from api.pagination import Page, decode_cursor, encode_cursor
+from api.pagination import Page, decode_cursor, page_of
 from api.problems import Conflict, FieldError, TooManyRequests, Unauthorized, Unprocessable
 from api.services import audit
 from api.settings import Settings
@@ -131,18 +131,9 @@ async def list_users(session: AsyncSession, *, limit: int, cursor: str | None) -
     )
     if key:
         stmt = stmt.where(UserAccount.username > str(key["username"]))
-    rows = (await session.execute(stmt)).all()
-    items = [
-        UserPublic(
-            username=u.username,
-            role=u.role,
-            unit_code=code,
-            is_active=u.is_active,
-            created_at=u.created_at,
-        )
-        for u, code in rows[:limit]
-    ]
-    more = len(rows) > limit
-    return Page[UserPublic](
-        items=items, next_cursor=encode_cursor({"username": items[-1].username}) if more else None
-    )
+    rows = [
+        UserPublic(username=u.username, role=u.role, unit_code=code, is_active=u.is_active,
+                   created_at=u.created_at)
+        for u, code in (await session.execute(stmt)).all()
+    ]  # fmt: skip
+    return page_of(rows, limit, lambda u: {"username": u.username})

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import security
 from api.caller import Caller
-from api.pagination import Page, decode_cursor, encode_cursor
+from api.pagination import Page, decode_cursor, page_of
 from api.problems import FieldError, NotFound, Unprocessable
 from api.services import audit
 from models.accounts import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
@@ -91,12 +91,8 @@ async def list_keys(session: AsyncSession, *, limit: int, cursor: str | None) ->
     )  # type: ignore[arg-type]
     if key:
         stmt = stmt.where(ApiKey.id > int(key["id"]))  # type: ignore[operator]
-    rows = (await session.execute(stmt)).all()
-    items = [_public(row, code) for row, code in rows[:limit]]
-    more = len(rows) > limit
-    return Page[ApiKeyPublic](
-        items=items, next_cursor=encode_cursor({"id": items[-1].id}) if more else None
-    )
+    rows = [_public(row, code) for row, code in (await session.execute(stmt)).all()]
+    return page_of(rows, limit, lambda k: {"id": k.id})
 
 
 async def caller_for_key(session: AsyncSession, *, key: str) -> Caller | None:

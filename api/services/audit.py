@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.caller import Caller
-from api.pagination import Page, decode_cursor, encode_cursor
+from api.pagination import Page, decode_cursor, page_of
 from api.request_context import request_id
 from models.audit import AuditEvent, AuditPublic
 from models.units import Unit
@@ -74,9 +74,6 @@ async def list_events(
         stmt = stmt.where(AuditEvent.at >= since)
     if key:
         stmt = stmt.where(AuditEvent.id < int(key["id"]))  # type: ignore[operator]
-    rows = list((await session.execute(stmt)).scalars())
-    items = [AuditPublic.model_validate(r, from_attributes=True) for r in rows[:limit]]
-    more = len(rows) > limit
-    return Page[AuditPublic](
-        items=items, next_cursor=encode_cursor({"id": items[-1].id}) if more else None
-    )
+    rows = [AuditPublic.model_validate(r, from_attributes=True)
+            for r in (await session.execute(stmt)).scalars()]  # fmt: skip
+    return page_of(rows, limit, lambda e: {"id": e.id})

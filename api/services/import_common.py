@@ -1,5 +1,6 @@
 """What every bulk import shares: the uploaded body, its kind, row errors and the refusal."""
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,3 +65,22 @@ def body_kind(body: ImportBody) -> str:
 
 def row_error(row: int, column: str | None, code: str, message: str) -> ImportErrorPublic:
     return ImportErrorPublic(row=row, column=column, code=code, message=message)
+
+
+def decode_text(data: bytes) -> str:
+    """The upload as text (UTF-8, a byte-order mark allowed), or a whole-file problem."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileProblem("invalid_encoding", f"the file is not UTF-8: {exc}") from None
+
+
+def json_array(text: str, what: str) -> list[Any]:
+    """A JSON array of `what`, or a whole-file problem."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileProblem("invalid_json", f"the body is not JSON: {exc}") from None
+    if not isinstance(document, list):
+        raise FileProblem("not_an_array", f"the body must be a JSON array of {what}")
+    return document

@@ -6,7 +6,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.caller import Caller
-from api.pagination import Page, decode_cursor, encode_cursor
+from api.pagination import Page, decode_cursor, page_of
 from api.problems import NotFound
 from api.services.scoring import clean_values
 from api.services.versions import document_of
@@ -98,8 +98,6 @@ async def village_trend(
     )
     if key:
         stmt = stmt.where(Score.period > str(key["period"]))
-    rows = (await session.execute(stmt)).all()
-    more = len(rows) > limit
     items = [
         TrendItem(
             period=s.period,
@@ -109,7 +107,6 @@ async def village_trend(
             submission=SubmissionRef(status=s.submission_status, revision=s.submission_revision),
             computed_at=s.computed_at,
         )
-        for s, code, version in rows[:limit]
+        for s, code, version in (await session.execute(stmt)).all()
     ]
-    next_cursor = encode_cursor({"period": items[-1].period}) if more else None
-    return Page[TrendItem](items=items, next_cursor=next_cursor)
+    return page_of(items, limit, lambda t: {"period": t.period})

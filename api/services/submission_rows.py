@@ -3,13 +3,12 @@ rows, and CSV cells into the JSON types their measures expect."""
 
 import csv
 import io
-import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from api.services.import_common import FileProblem, row_error
+from api.services.import_common import FileProblem, decode_text, json_array, row_error
 from api.services.versions import ActiveVersion
 from models.imports import ImportErrorPublic
 
@@ -33,10 +32,7 @@ class Batch:
 
 
 def read_rows(kind: str, data: bytes) -> Batch:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileProblem("invalid_encoding", f"the file is not UTF-8: {exc}") from None
+    text = decode_text(data)
     batch = Batch()
     batch.items = _csv_items(text, batch) if kind == "csv" else _json_items(text, batch)
     return batch
@@ -63,12 +59,7 @@ def _csv_items(text: str, batch: Batch) -> list[Item]:
 
 
 def _json_items(text: str, batch: Batch) -> list[Item]:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FileProblem("invalid_json", f"the body is not JSON: {exc}") from None
-    if not isinstance(document, list):
-        raise FileProblem("not_an_array", "the body must be a JSON array of submissions")
+    document = json_array(text, "submissions")
     batch.total = len(document)
     items = []
     for number, obj in enumerate(document, start=1):

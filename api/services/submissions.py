@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.caller import Caller
-from api.pagination import Page, decode_cursor, encode_cursor
+from api.pagination import Page, decode_cursor, page_of
 from api.problems import FieldError, NotFound, PreconditionFailed, SubmissionLocked, Unprocessable
 from api.services import audit, scoring
 from api.services.versions import ActiveVersion, choose, published_versions
@@ -220,8 +220,6 @@ async def revisions(
     )
     if key:
         stmt = stmt.where(SubmissionRevision.revision > int(key["revision"]))
-    rows = list((await session.execute(stmt)).scalars())
-    more = len(rows) > limit
-    items = [RevisionPublic.model_validate(r, from_attributes=True) for r in rows[:limit]]
-    next_cursor = encode_cursor({"revision": items[-1].revision}) if more else None
-    return Page[RevisionPublic](items=items, next_cursor=next_cursor)
+    rows = [RevisionPublic.model_validate(r, from_attributes=True)
+            for r in (await session.execute(stmt)).scalars()]  # fmt: skip
+    return page_of(rows, limit, lambda r: {"revision": r.revision})

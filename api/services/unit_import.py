@@ -3,7 +3,6 @@
 import asyncio
 import csv
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -18,6 +17,8 @@ from api.services.import_common import (
     FileProblem,
     ImportBody,
     body_kind,
+    decode_text,
+    json_array,
     rejected,
     row_error,
 )
@@ -90,10 +91,7 @@ async def import_units(
 
 
 def _read_and_validate(kind: str, data: bytes) -> _Checked:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileProblem("invalid_encoding", f"the file is not UTF-8: {exc}") from None
+    text = decode_text(data)
     checked = _Checked()
     items = _csv_items(text, checked) if kind == "csv" else _json_items(text, checked)
     _validate(items, checked)
@@ -120,12 +118,7 @@ def _csv_items(text: str, checked: _Checked) -> list[tuple[int, Any]]:
 
 
 def _json_items(text: str, checked: _Checked) -> list[tuple[int, Any]]:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FileProblem("invalid_json", f"the body is not JSON: {exc}") from None
-    if not isinstance(document, list):
-        raise FileProblem("not_an_array", "the body must be a JSON array of units")
+    document = json_array(text, "units")
     checked.total = len(document)
     return list(enumerate(document, start=1))
 

@@ -5,38 +5,25 @@ a `sv_mig_<hex>` database on the TEST_DATABASE_URL server), never the shared tes
 """
 
 import ast
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from pprint import pformat
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 
 from api.db import make_sync_engine
 from api.migrate import alembic_config, downgrade, upgrade
 from api.settings import to_sync_url
 from models import metadata
 from models.base import compared_by_autogenerate
+from tests.pg import create_database, drop_database
 
 APP_PACKAGES = {"api", "models", "criteria"}
-
-
-def _maintenance_connection(url: URL) -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        dbname="postgres",
-        autocommit=True,
-        connect_timeout=5,
-    )
 
 
 @pytest.fixture
@@ -46,14 +33,11 @@ def empty_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     if server.get_backend_name() != "postgresql":
         yield f"sqlite:///{tmp_path / 'migrations.db'}"
         return
-    name = f"sv_mig_{uuid.uuid4().hex[:12]}"
-    with _maintenance_connection(server) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    url = create_database(database_url, "sv_mig")
     try:
-        yield server.set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with _maintenance_connection(server) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(url)
 
 
 @pytest.fixture(scope="module")
