@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from api.services.demo import BASE_VALUES
 from criteria.loader import SETS_DIR, load_document_file
+from tests.accounts import bearer, make_user
 from tests.factories import make_tree
 
 V = "/api/v1"
@@ -35,6 +36,18 @@ def ha_nam_values() -> dict[str, Any]:
     addresses, wifi, QR payment everywhere, 3 Zalo groups — the rest plausible and passing
     (the same figures the demo data loads)."""
     return dict(BASE_VALUES)
+
+
+@pytest.fixture
+def head(db: Engine) -> dict[str, str]:
+    """Headers of the village head of 37-13402-DONG."""
+    return bearer(make_user(db, "head-dong", "village_head", "37-13402-DONG"))
+
+
+@pytest.fixture
+def reviewer(db: Engine) -> dict[str, str]:
+    """Headers of a reviewer of province 37."""
+    return bearer(make_user(db, "rev-37", "reviewer", "37"))
 
 
 @pytest.fixture

@@ -19,16 +19,6 @@ AUDIT = f"{V}/audit"
 
 
 @pytest.fixture
-def head(db: Engine) -> dict[str, str]:
-    return bearer(make_user(db, "head-dong", "village_head", DONG))
-
-
-@pytest.fixture
-def reviewer(db: Engine) -> dict[str, str]:
-    return bearer(make_user(db, "rev-37", "reviewer", "37"))
-
-
-@pytest.fixture
 def story(client: TestClient, head: dict[str, str], reviewer: dict[str, str]) -> dict[str, str]:
     """PUT → approve → PUT (refused, 409) → reopen → PUT; returns each step's request id."""
     ids: dict[str, str] = {}

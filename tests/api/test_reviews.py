@@ -16,16 +16,6 @@ PERIOD = "2026Q1"
 URL = f"{V}/villages/{DONG}/submissions/{PERIOD}"
 
 
-@pytest.fixture
-def head(db: Engine) -> dict[str, str]:
-    return bearer(make_user(db, "head-dong", "village_head", DONG))
-
-
-@pytest.fixture
-def reviewer(db: Engine) -> dict[str, str]:
-    return bearer(make_user(db, "rev-37", "reviewer", "37"))
-
-
 def _review(
     client: TestClient, action: str, headers: dict[str, str], comment: str | None = None, **kw: Any
 ) -> Any:
