@@ -26,6 +26,20 @@ class Settings(BaseSettings):
     demo: bool = False
     login_max_failures: int = 5
     login_window_seconds: int = 900
+    # SPEC §9 — limits, failures and operating it.
+    login_user_limit: int = 20
+    login_address_limit: int = 50
+    max_body: int = 1024 * 1024
+    max_import: int = 20 * 1024 * 1024
+    body_timeout_seconds: float = 30.0
+    rate_limit: int = 600
+    redis_url: str | None = None
+    statement_timeout: float = 5.0
+    connect_timeout: float = 5.0
+    metrics: str = "on"
+    csv_max_field: int = 131_072
+    csv_max_rows: int = 200_000
+    idempotency_hours: int = 24
 
     @property
     def uses_dev_secret(self) -> bool:

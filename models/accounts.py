@@ -50,13 +50,19 @@ class ApiKey(SQLModel, table=True):
 
 
 class LoginFailure(SQLModel, table=True):
-    """One failed sign-in, for per-username throttling."""
+    """One failed (or in-flight) sign-in, for throttling per username and client address."""
 
     __tablename__ = "login_failure"
-    __table_args__ = (Index("ix_login_failure_username_at", "username", "at"),)
+    __table_args__ = (
+        Index("ix_login_failure_username_at", "username", "at"),
+        Index("ix_login_failure_address_at", "address", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(sa_column=Column(String(64), nullable=False))
+    address: str = Field(
+        default="", sa_column=Column(String(64), nullable=False, server_default="")
+    )
     at: datetime = created_at_field()
 
 
