@@ -11,7 +11,6 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes  # noqa: F401
 from alembic import op
 
-
 revision: str = "55c34701e7d3"
 down_revision: str | None = "a599e8956263"
 branch_labels: str | Sequence[str] | None = None
