@@ -2,12 +2,15 @@
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from api.problems import BadRequest, FieldError
+from criteria.text import text_problem
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
@@ -29,21 +32,70 @@ def encode_cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(token: str | None, *, fields: tuple[str, ...]) -> dict[str, Any] | None:
-    """Unpack a cursor, refusing anything this API did not make (400 naming `cursor`)."""
+_INVALID = "The cursor is not valid for this list; start again without it."
+MAX_CURSOR_TEXT = 200
+MIN_CURSOR_INT, MAX_CURSOR_INT = -(2**31), 2**31 - 1  # the database's INTEGER columns
+MAX_CURSOR_DECIMAL = Decimal(10**9)
+
+CursorType = type[int] | type[str] | type[datetime] | type[Decimal]
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("not an integer")
+    if not MIN_CURSOR_INT <= value <= MAX_CURSOR_INT:
+        raise ValueError("integer out of range")
+    return value
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str) or len(value) > MAX_CURSOR_TEXT or text_problem(value):
+        raise ValueError("not a short text")
+    return value
+
+
+def _datetime(value: object) -> datetime:
+    at = datetime.fromisoformat(_str(value))  # ValueError when it is not ISO 8601
+    if at.tzinfo is None:
+        raise ValueError("a time without an offset")
+    at.astimezone(UTC)  # OverflowError when UTC falls outside years 1-9999
+    return at
+
+
+def _decimal(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("not a number")
+    number = Decimal(_str(value) if isinstance(value, str) else value)
+    if not number.is_finite() or abs(number) >= MAX_CURSOR_DECIMAL:
+        raise ValueError("number out of range")
+    return number
+
+
+_CONVERTERS: dict[type, Callable[[object], Any]] = {
+    int: _int,
+    str: _str,
+    datetime: _datetime,
+    Decimal: _decimal,
+}
+
+
+def decode_cursor(token: str | None, *, fields: Mapping[str, CursorType]) -> dict[str, Any] | None:
+    """Unpack a cursor into `fields` (name → int, str, datetime or Decimal), refusing
+    anything this API did not make (400 naming `cursor`): wrong keys, wrong types, ints
+    outside the database's INTEGER, texts over 200 characters, times without an offset."""
     if not token:
         return None
     try:
         padded = token + "=" * (-len(token) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError):
-        key = None
-    if not isinstance(key, dict) or set(key) != set(fields):
+        if not isinstance(key, dict) or set(key) != set(fields):
+            raise ValueError("not this list's keys")
+        return {name: _CONVERTERS[kind](key[name]) for name, kind in fields.items()}
+    except (ValueError, ArithmeticError, RecursionError):  # InvalidOperation, OverflowError
         raise BadRequest(
-            "The cursor is not valid for this list; start again without it.",
+            _INVALID,
             errors=[FieldError("cursor", "invalid_cursor", "not a cursor this list produced")],
-        )
-    return key
+        ) from None
 
 
 def page_of(rows: Sequence[Any], limit: int, key: Callable[[Any], dict[str, Any]]) -> Page[Any]:

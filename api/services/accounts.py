@@ -122,7 +122,7 @@ async def create_user(session: AsyncSession, *, body: UserCreate, actor: Caller)
 
 async def list_users(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[UserPublic]:
     """Accounts by username (never their hashes)."""
-    key = decode_cursor(cursor, fields=("username",))
+    key = decode_cursor(cursor, fields={"username": str})
     stmt = (
         select(UserAccount, Unit.code)
         .outerjoin(Unit, Unit.id == UserAccount.unit_id)
@@ -130,7 +130,7 @@ async def list_users(session: AsyncSession, *, limit: int, cursor: str | None) -
         .limit(limit + 1)
     )
     if key:
-        stmt = stmt.where(UserAccount.username > str(key["username"]))
+        stmt = stmt.where(UserAccount.username > key["username"])
     rows = [
         UserPublic(username=u.username, role=u.role, unit_code=code, is_active=u.is_active,
                    created_at=u.created_at)

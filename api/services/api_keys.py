@@ -82,7 +82,7 @@ async def revoke(session: AsyncSession, *, key_id: int, actor: Caller) -> None:
 
 async def list_keys(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[ApiKeyPublic]:
     """Keys by id (prefixes only)."""
-    key = decode_cursor(cursor, fields=("id",))
+    key = decode_cursor(cursor, fields={"id": int})
     stmt = (
         select(ApiKey, Unit.code)
         .outerjoin(Unit, Unit.id == ApiKey.unit_id)
@@ -90,7 +90,7 @@ async def list_keys(session: AsyncSession, *, limit: int, cursor: str | None) ->
         .limit(limit + 1)
     )  # type: ignore[arg-type]
     if key:
-        stmt = stmt.where(ApiKey.id > int(key["id"]))  # type: ignore[operator]
+        stmt = stmt.where(ApiKey.id > key["id"])
     rows = [_public(row, code) for row, code in (await session.execute(stmt)).all()]
     return page_of(rows, limit, lambda k: {"id": k.id})
 

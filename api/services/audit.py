@@ -63,7 +63,7 @@ async def list_events(
     cursor: str | None,
 ) -> Page[AuditPublic]:
     """Audit events, newest first, under `unit` (whole subtree), by `actor`, since a time."""
-    key = decode_cursor(cursor, fields=("id",))
+    key = decode_cursor(cursor, fields={"id": int})
     stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)  # type: ignore[union-attr]
     if unit is not None:
         stmt = stmt.where(_under(unit))
@@ -73,7 +73,7 @@ async def list_events(
         since = since.replace(tzinfo=UTC) if since.tzinfo is None else since
         stmt = stmt.where(AuditEvent.at >= since)
     if key:
-        stmt = stmt.where(AuditEvent.id < int(key["id"]))  # type: ignore[operator]
+        stmt = stmt.where(AuditEvent.id < key["id"])  # type: ignore[operator]
     rows = [AuditPublic.model_validate(r, from_attributes=True)
             for r in (await session.execute(stmt)).scalars()]  # fmt: skip
     return page_of(rows, limit, lambda e: {"id": e.id})

@@ -161,10 +161,10 @@ async def list_sets(
     session: AsyncSession, *, limit: int, cursor: str | None
 ) -> Page[CriteriaSetPublic]:
     """Criteria sets by code, each with all its versions."""
-    key = decode_cursor(cursor, fields=("code",))
+    key = decode_cursor(cursor, fields={"code": str})
     stmt = select(CSV.code).distinct().order_by(CSV.code).limit(limit + 1)
     if key:
-        stmt = stmt.where(CSV.code > str(key["code"]))
+        stmt = stmt.where(CSV.code > key["code"])
     codes = list((await session.execute(stmt)).scalars())
     more = len(codes) > limit
     codes = codes[:limit]

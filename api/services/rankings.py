@@ -48,10 +48,10 @@ async def latest_period(session: AsyncSession, *, unit: Unit, caller: Caller) ->
 
 
 def _after(sort: Sort, key: dict[str, Any]) -> Any:
-    code = str(key["c"])
+    code = key["c"]
     if sort == "village_code":
         return Score.village_code > code
-    s = Decimal(str(key["s"]))
+    s = key["s"]
     if sort == "-score":  # the redundant `<=` bound lets the index range-scan from the cursor
         return (Score.score <= s) & ((Score.score < s) | (Score.village_code > code))
     return (Score.score >= s) & ((Score.score > s) | (Score.village_code > code))
@@ -76,7 +76,7 @@ async def ranking(
     cursor: str | None,
 ) -> Page[RankingItem]:
     """Villages under `unit` with a score for the period, ranked; `rank` is 1-based."""
-    key = decode_cursor(cursor, fields=("s", "c", "n", "p"))
+    key = decode_cursor(cursor, fields={"s": Decimal, "c": str, "n": int, "p": str})
     wanted = str(period) if period else (key["p"] if key else None)
     wanted = wanted or await latest_period(session, unit=unit, caller=caller)
     village, commune = aliased(Unit), aliased(Unit)
@@ -93,7 +93,7 @@ async def ranking(
     if key:
         stmt = stmt.where(_after(sort, key))
     rows = (await session.execute(stmt)).all()
-    offset = int(key["n"]) if key else 0
+    offset = key["n"] if key else 0
     items = [
         RankingItem(
             rank=offset + i + 1,

@@ -79,7 +79,7 @@ async def queue(
     cursor: str | None,
 ) -> Page[SubmissionPublic]:
     """Submissions under `unit` (whole subtree), oldest change first: the review queue."""
-    key = decode_cursor(cursor, fields=("at", "id"))
+    key = decode_cursor(cursor, fields={"at": datetime, "id": int})
     village = aliased(Unit)
     stmt = (
         select(Submission, village)
@@ -98,7 +98,7 @@ async def queue(
     if status:
         stmt = stmt.where(Submission.status == status)
     if key:
-        at, last_id = datetime.fromisoformat(str(key["at"])), int(key["id"])
+        at, last_id = key["at"], key["id"]
         stmt = stmt.where(
             (Submission.submitted_at > at)  # type: ignore[operator]
             | ((Submission.submitted_at == at) & (Submission.id > last_id))  # type: ignore[operator]

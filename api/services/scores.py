@@ -88,7 +88,7 @@ async def village_trend(
     session: AsyncSession, *, village: Unit, caller: Caller, limit: int, cursor: str | None
 ) -> Page[TrendItem]:
     """One score per period, oldest first."""
-    key = decode_cursor(cursor, fields=("period",))
+    key = decode_cursor(cursor, fields={"period": str})
     stmt = (
         select(Score, CriteriaSetVersion.code, CriteriaSetVersion.version)
         .join(CriteriaSetVersion, CriteriaSetVersion.id == Score.criteria_set_version_id)
@@ -97,7 +97,7 @@ async def village_trend(
         .limit(limit + 1)
     )
     if key:
-        stmt = stmt.where(Score.period > str(key["period"]))
+        stmt = stmt.where(Score.period > key["period"])
     items = [
         TrendItem(
             period=s.period,

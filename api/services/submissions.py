@@ -211,7 +211,7 @@ async def revisions(
 ) -> Page[RevisionPublic]:
     """Every kept revision, oldest first."""
     sub = await get(session, village=village, period=period)
-    key = decode_cursor(cursor, fields=("revision",))
+    key = decode_cursor(cursor, fields={"revision": int})
     stmt = (
         select(SubmissionRevision)
         .where(SubmissionRevision.submission_id == sub.id)
@@ -219,7 +219,7 @@ async def revisions(
         .limit(limit + 1)
     )
     if key:
-        stmt = stmt.where(SubmissionRevision.revision > int(key["revision"]))
+        stmt = stmt.where(SubmissionRevision.revision > key["revision"])
     rows = [RevisionPublic.model_validate(r, from_attributes=True)
             for r in (await session.execute(stmt)).scalars()]  # fmt: skip
     return page_of(rows, limit, lambda r: {"revision": r.revision})
