@@ -12,6 +12,7 @@ from api.db import get_session
 from api.pagination import MAX_LIMIT
 from api.policy import enforce
 from api.problems import FieldError, Unprocessable
+from api.retry import with_retries
 from api.services import units as unit_service
 from criteria.periods import Period
 from models.units import Unit
@@ -29,7 +30,7 @@ class PolicyRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             async with request.app.state.sessionmaker() as session:
                 request.state.caller = await enforce(request, session)
-            return await handler(request)
+            return await with_retries(lambda: handler(request))
 
         return guarded
 

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Body, Query, Request
+from fastapi import Body, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.caller import Caller
@@ -27,6 +27,10 @@ from models.units import Unit
 router = resource_router(tags=["reviews"])
 BASE = "/villages/{village_code}/submissions/{period}"
 Comment = Annotated[str | None, Body(embed=True, max_length=4000)]
+IfMatch = Annotated[
+    str | None,
+    Header(max_length=200, description="ETag of the submission you reviewed (stale: 412)."),
+]
 StatusFilter = Annotated[str | None, Query(pattern=r"^(submitted|approved|returned)$")]
 
 
@@ -37,9 +41,12 @@ async def _step(
     action: reviews.Action,
     caller: Caller,
     comment: str | None,
+    if_match: str | None,
+    response: Response,
 ) -> SubmissionPublic:
     sub = await reviews.review(session, village=village, period=period, action=action,
-                               reviewer=caller, comment=comment)  # fmt: skip
+                               reviewer=caller, comment=comment, if_match=if_match)  # fmt: skip
+    response.headers["ETag"] = submissions.etag(sub)
     return submissions.to_public(sub, village)
 
 
@@ -49,10 +56,12 @@ async def approve_submission(
     period: PeriodPath,
     session: SessionDep,
     caller: CallerDep,
+    response: Response,
     comment: Comment = None,
+    if_match: IfMatch = None,
 ) -> SubmissionPublic:
     """Approve the current revision; it is locked until reopened."""
-    return await _step(session, village, period, "approve", caller, comment)
+    return await _step(session, village, period, "approve", caller, comment, if_match, response)
 
 
 @router.post(f"{BASE}/return", status_code=200)
@@ -61,10 +70,12 @@ async def return_submission(
     period: PeriodPath,
     session: SessionDep,
     caller: CallerDep,
+    response: Response,
     comment: Comment = None,
+    if_match: IfMatch = None,
 ) -> SubmissionPublic:
     """Return the submission to the village head with a comment (required) on what to fix."""
-    return await _step(session, village, period, "return", caller, comment)
+    return await _step(session, village, period, "return", caller, comment, if_match, response)
 
 
 @router.post(f"{BASE}/reopen", status_code=200)
@@ -73,10 +84,12 @@ async def reopen_submission(
     period: PeriodPath,
     session: SessionDep,
     caller: CallerDep,
+    response: Response,
     comment: Comment = None,
+    if_match: IfMatch = None,
 ) -> SubmissionPublic:
     """Reopen an approved or returned submission: back to `submitted`, editable again."""
-    return await _step(session, village, period, "reopen", caller, comment)
+    return await _step(session, village, period, "reopen", caller, comment, if_match, response)
 
 
 @router.get("/submissions", status_code=200)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.caller import SYSTEM_CALLER, Caller
 from api.pagination import Page, decode_cursor, encode_cursor
 from api.problems import Conflict, CriteriaSetState, FieldError, NotFound, Unprocessable
-from api.services import audit, scoring
+from api.services import audit, locks, scoring
 from criteria.document import CriteriaDocument, DocumentInvalid, parse_document
 from models.base import utcnow
 from models.criteria_sets import (
@@ -40,6 +40,22 @@ def parse_or_422(data: Any) -> CriteriaDocument:
 async def _find(session: AsyncSession, code: str, version: int) -> CriteriaSetVersion | None:
     stmt = select(CSV).where(CSV.code == code, CSV.version == version)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def _locked(session: AsyncSession, code: str, version: int) -> CriteriaSetVersion:
+    """The version, read fresh under the exclusive scoring lock (publish and retire rescore
+    whole scopes, so they queue behind each other and behind single-village writes), or 404."""
+    await locks.scoring_lock(session, exclusive=True)
+    stmt = (
+        select(CSV)
+        .where(CSV.code == code, CSV.version == version)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"Criteria set {code!r} has no version {version}.")
+    return row
 
 
 async def get_version(session: AsyncSession, *, code: str, version: int) -> CriteriaSetVersion:
@@ -102,7 +118,7 @@ async def publish(
     session: AsyncSession, *, code: str, version: int, actor: Caller
 ) -> CriteriaSetVersionPublic:
     """Publish a draft version; affected village-periods are rescored in the same transaction."""
-    row = await get_version(session, code=code, version=version)
+    row = await _locked(session, code, version)
     rescored = await publish_row(session, row)
     _audit(session, actor, "criteria_set.publish", row, before="draft", rescored=rescored)
     await session.commit()
@@ -113,7 +129,7 @@ async def retire(
     session: AsyncSession, *, code: str, version: int, actor: Caller
 ) -> CriteriaSetVersionPublic:
     """Retire a published version; what it scored is rescored (or left without a score)."""
-    row = await get_version(session, code=code, version=version)
+    row = await _locked(session, code, version)
     if row.status != "published":
         raise CriteriaSetState(
             f"Version {version} of {code!r} is {row.status}; only a published one can be retired."
@@ -206,6 +222,7 @@ async def load_and_publish(
     document is already published.
     """
     doc = parse_or_422(data)
+    await locks.scoring_lock(session, exclusive=True)
     row = await _find(session, doc.code, doc.version)
     if row is not None and row.status != "draft":
         if row.document == doc.model_dump(mode="json", exclude_none=True):

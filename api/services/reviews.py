@@ -9,9 +9,9 @@ from sqlalchemy.orm import aliased
 
 from api.caller import Caller
 from api.pagination import Page, decode_cursor, encode_cursor
-from api.problems import Conflict, FieldError, Unprocessable
-from api.services import audit, rollups
-from api.services.submissions import get, to_public
+from api.problems import Conflict, FieldError, NotFound, Unprocessable
+from api.services import audit, locks, rollups
+from api.services.submissions import check_if_match, to_public
 from criteria.periods import Period
 from models.base import utcnow
 from models.scores import Score
@@ -32,18 +32,9 @@ def _state(sub: Submission) -> dict[str, Any]:
             "review_comment": sub.review_comment}  # fmt: skip
 
 
-async def review(
-    session: AsyncSession,
-    *,
-    village: Unit,
-    period: Period,
-    action: Action,
-    reviewer: Caller,
-    comment: str | None = None,
-) -> Submission:
-    """Move a submission through the workflow; the status changes, the revision does not."""
-    sub = await get(session, village=village, period=period)
-    allowed, target = TRANSITIONS[action]
+def _check_step(sub: Submission, action: Action, comment: str | None) -> str | None:
+    """The comment to keep, or 409 for a step the status does not allow / 422 without one."""
+    allowed, _ = TRANSITIONS[action]
     if sub.status not in allowed:
         raise Conflict(
             f"Cannot {action} a submission that is {sub.status} "
@@ -55,14 +46,39 @@ async def review(
             "A returned submission needs a comment saying what to fix.",
             errors=[FieldError("comment", "required", "must not be empty")],
         )
+    return text
+
+
+async def review(
+    session: AsyncSession,
+    *,
+    village: Unit,
+    period: Period,
+    action: Action,
+    reviewer: Caller,
+    comment: str | None = None,
+    if_match: str | None = None,
+) -> Submission:
+    """Move a submission through the workflow; the status changes, the revision does not.
+
+    The row is locked before it is read, so the step applies to exactly the revision
+    `If-Match` names (or, without it, to the revision the answer and the audit report)."""
+    await locks.scoring_lock(session)
+    sub = await locks.lock_submission(session, village_id=village.id or 0, period=str(period))
+    if sub is None:
+        raise NotFound(f"Village {village.code!r} has no submission for {period}.")
+    check_if_match(sub, if_match)
+    text = _check_step(sub, action, comment)
     before = _state(sub)
+    assert sub.id is not None
+    await rollups.add_facts(session, [sub.id], sign=-1)
+    target = TRANSITIONS[action][1]
     sub.status, sub.reviewed_by, sub.reviewed_at = target, reviewer.username, utcnow()
     sub.review_comment = text if action != "reopen" else sub.review_comment
     await session.execute(
         update(Score).where(Score.submission_id == sub.id).values(submission_status=target)  # type: ignore[arg-type]
     )
-    if village.commune_id is not None:
-        await rollups.refresh(session, [(village.commune_id, sub.period)])
+    await rollups.add_facts(session, [sub.id], sign=1)
     audit.record(session, actor=reviewer, action=f"submission.{action}", unit=village,
                  period=sub.period, before=before, after=_state(sub))  # fmt: skip
     await session.commit()

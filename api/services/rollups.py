@@ -1,49 +1,92 @@
-"""Per (commune, period, indicator) roll-ups of the stored indicator facts, for summaries."""
+"""Per (commune, period, indicator) roll-ups of the stored indicator facts, for summaries.
 
-from collections.abc import Iterable
+Writes to single villages change the roll-ups by increments: the facts a write replaces
+are subtracted and the new ones added (`add_facts`), so neighbours saving at the same
+moment only queue on the same rows for an instant and never conflict. Whole-scope work
+(unit moves) recomputes (`refresh`) under the exclusive scoring lock.
+"""
+
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, delete, func, insert, select, tuple_, update
+from sqlalchemy import Integer, case, cast, delete, func, insert, literal, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.scores import IndicatorRollup, Score, ScoreIndicator
 
 CHUNK = 400
 ROLLUP = IndicatorRollup.__table__  # type: ignore[attr-defined]
+KEY = ("commune_id", "period", "indicator_code")
+COUNTERS = (
+    "villages", "passed", "value_sum", "approved_villages", "approved_passed",
+    "approved_value_sum",
+)  # fmt: skip
 
 
-def _aggregate(pairs: list[tuple[int, str]]) -> Any:
+def _sums(sign: int) -> list[Any]:
+    """The counters of a group of facts, multiplied by `sign` (+1 add, -1 remove)."""
     si = ScoreIndicator
     passed = cast(si.passed, Integer)
     approved = case((Score.submission_status == "approved", 1), else_=0)
+    approved_value = case((Score.submission_status == "approved", si.value), else_=0)
+    factor = literal(sign)
+    return [
+        factor * func.count(),
+        factor * func.sum(passed),
+        factor * func.sum(si.value),
+        factor * func.sum(approved),
+        factor * func.sum(approved * passed),
+        factor * func.sum(approved_value),
+    ]
+
+
+def _grouped(where: Any, sign: int) -> Any:
+    si = ScoreIndicator
     return (
-        select(
-            si.commune_id,
-            si.period,
-            si.indicator_code,
-            func.min(si.province_id),
-            func.count(),
-            func.sum(passed),
-            func.sum(si.value),
-            func.sum(approved),
-            func.sum(approved * passed),
-            func.sum(case((Score.submission_status == "approved", si.value), else_=0)),
-        )
+        select(si.commune_id, si.period, si.indicator_code, func.min(si.province_id), *_sums(sign))
         .join(Score, Score.submission_id == si.submission_id)
-        .where(tuple_(si.commune_id, si.period).in_(pairs))
+        .where(where)
         .group_by(si.commune_id, si.period, si.indicator_code)
+        .order_by(si.commune_id, si.period, si.indicator_code)  # the lock order of step 4
     )
 
 
+def _insert_for(dialect: str) -> Any:
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ROLLUP)
+
+
+async def add_facts(session: AsyncSession, submission_ids: Sequence[int], *, sign: int) -> None:
+    """Add (`sign=1`) or remove (`sign=-1`) the stored facts of these submissions to or
+    from the roll-ups, as they are now (with their scores' review status)."""
+    dialect = (await session.connection()).dialect.name
+    columns = [*KEY, "province_id", *COUNTERS]
+    ids = sorted(set(submission_ids))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        where = ScoreIndicator.submission_id.in_(chunk)  # type: ignore[attr-defined]
+        stmt = _insert_for(dialect).from_select(columns, _grouped(where, sign))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(KEY),
+            set_={
+                "province_id": stmt.excluded.province_id,
+                **{c: ROLLUP.c[c] + stmt.excluded[c] for c in COUNTERS},
+            },
+        )
+        await session.execute(stmt)
+
+
 async def refresh(session: AsyncSession, pairs: Iterable[tuple[int, str]]) -> None:
-    """Recompute the roll-ups of these (commune id, period) pairs from the stored facts."""
+    """Recompute the roll-ups of these (commune id, period) pairs from the stored facts
+    (whole-scope work only: the caller holds the exclusive scoring lock)."""
     ordered = sorted(set(pairs))
-    columns = [c.name for c in ROLLUP.columns]
+    columns = [*KEY, "province_id", *COUNTERS]
     for start in range(0, len(ordered), CHUNK):
         chunk = ordered[start : start + CHUNK]
         key = tuple_(IndicatorRollup.commune_id, IndicatorRollup.period)
         await session.execute(delete(IndicatorRollup).where(key.in_(chunk)))
-        await session.execute(insert(IndicatorRollup).from_select(columns, _aggregate(chunk)))
+        where = tuple_(ScoreIndicator.commune_id, ScoreIndicator.period).in_(chunk)
+        await session.execute(insert(IndicatorRollup).from_select(columns, _grouped(where, 1)))
 
 
 async def refresh_communes(session: AsyncSession, commune_ids: Iterable[int]) -> None:

@@ -112,13 +112,14 @@ async def score_rows(
         score_record, indicator_records = _records(row, version, result, now)
         scores.append(score_record)
         facts.extend(indicator_records)
+    ids = [r.submission_id for r in rows]
     if not fresh:
-        ids = [r.submission_id for r in rows]
+        await rollups.add_facts(session, ids, sign=-1)
         await delete_in(session, INDICATOR_TABLE, "submission_id", ids)
         await delete_in(session, SCORE_TABLE, "submission_id", ids)
     await copy_records(session, SCORE_TABLE, SCORE_COLUMNS, scores)
     await copy_records(session, INDICATOR_TABLE, FACT_COLUMNS, facts)
-    await rollups.refresh(session, {(r.commune_id, r.period) for r in rows})
+    await rollups.add_facts(session, ids, sign=1)
     return len(scores)
 
 

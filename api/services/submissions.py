@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.caller import Caller
 from api.pagination import Page, decode_cursor, page_of
 from api.problems import FieldError, NotFound, PreconditionFailed, SubmissionLocked, Unprocessable
-from api.services import audit, scoring
+from api.services import audit, locks, scoring
 from api.services.versions import ActiveVersion, choose, published_versions
 from criteria.document import ValuesInvalid, validate_values
 from criteria.periods import Period
@@ -84,30 +84,42 @@ def clean_or_422(version: ActiveVersion, values: dict[str, Any]) -> dict[str, An
     return {k: _json_value(v) for k, v in cleaned.items()}
 
 
-async def _current(
-    session: AsyncSession, village: Unit, period: Period, *, lock: bool = False
-) -> Submission | None:
+async def _current(session: AsyncSession, village: Unit, period: Period) -> Submission | None:
     stmt = select(Submission).where(
         Submission.village_id == village.id, Submission.period == str(period)
     )
-    if lock:
-        stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-def _check_writable(sub: Submission, if_match: str | None) -> None:
-    if (
-        if_match is not None
-        and if_match.strip() != "*"
-        and etag(sub) not in {t.strip().removeprefix("W/") for t in if_match.split(",")}
-    ):
+def check_if_match(sub: Submission, if_match: str | None) -> None:
+    """412 unless `If-Match` is absent, `*`, or names the submission's current ETag."""
+    if if_match is None or if_match.strip() == "*":
+        return
+    if etag(sub) not in {t.strip().removeprefix("W/") for t in if_match.split(",")}:
         raise PreconditionFailed(
             f"The submission changed since you read it (now {etag(sub)}); reload and retry."
         )
+
+
+def _check_writable(sub: Submission, if_match: str | None) -> None:
+    check_if_match(sub, if_match)
     if sub.status == "approved":
         raise SubmissionLocked(
             "This submission is approved and locked; a reviewer must reopen it first."
         )
+
+
+def _new_submission(village: Unit, period: Period, if_match: str | None) -> Submission:
+    if if_match is not None and if_match.strip() != "*":
+        raise PreconditionFailed("There is no submission yet to match If-Match against.")
+    return Submission(
+        village_id=village.id or 0,
+        period=str(period),
+        revision=0,
+        status="submitted",
+        values={},
+        evidence=[],
+    )
 
 
 async def put(
@@ -120,23 +132,15 @@ async def put(
     if_match: str | None = None,
 ) -> tuple[Submission, bool]:
     """Create or revise a submission; returns it and whether it was created."""
+    await locks.scoring_lock(session)
     version = await version_for(session, village=village, period=period)
     values = clean_or_422(version, body.values)
     evidence = [str(u) for u in body.evidence]
-    sub = await _current(session, village, period, lock=True)
+    sub = await locks.lock_submission(session, village_id=village.id or 0, period=str(period))
     created = sub is None
     before = None if sub is None else _audit_state(sub)
     if sub is None:
-        if if_match is not None and if_match.strip() != "*":
-            raise PreconditionFailed("There is no submission yet to match If-Match against.")
-        sub = Submission(
-            village_id=village.id or 0,
-            period=str(period),
-            revision=0,
-            status="submitted",
-            values={},
-            evidence=[],
-        )
+        sub = _new_submission(village, period, if_match)
         session.add(sub)
     else:
         _check_writable(sub, if_match)
