@@ -45,11 +45,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.check_secret()
+        from api.services.instance import with_token_secret
+
         engine = engine_for(settings)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         try:
+            # Requests read the secret from app.state.settings: demo's lives in the database.
+            app.state.settings = await with_token_secret(settings, app.state.sessionmaker)
             yield
         finally:
             await engine.dispose()

@@ -25,7 +25,7 @@ def _safe_url(settings: Settings) -> str:
 
 
 async def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    engine = engine_for(settings)
+    engine = engine_for(settings, batch=True)
     try:
         async with make_sessionmaker(engine)() as session:
             return await work(session)
@@ -117,32 +117,59 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# uvicorn's limits for each worker: idle keep-alive connections are closed after 5 s, a
+# request head may not exceed 64 KiB, beyond 256 connections at once new ones get 503, and a
+# shutdown lets running requests finish for up to 10 s.
+SERVER_LIMITS: dict[str, Any] = {
+    "timeout_keep_alive": 5,
+    "h11_max_incomplete_event_size": 64 * 1024,
+    "limit_concurrency": 256,
+    "timeout_graceful_shutdown": 10,
+}
+WAIT_REPORT_SECONDS = 5.0
+
+
+def _wait_for_database(settings: Settings) -> None:
+    """Block until the database accepts connections, saying so every few seconds."""
+    from api.db import database_problem
+
+    said_at = -WAIT_REPORT_SECONDS
+    while (problem := database_problem(settings)) is not None:
+        if time.monotonic() - said_at >= WAIT_REPORT_SECONDS:
+            print(f"waiting for the database {_safe_url(settings)}: {problem}", flush=True)
+            said_at = time.monotonic()
+        time.sleep(1.0)
+
+
+def _demo_settings(settings: Settings, demo: bool) -> Settings:
+    if not demo:
+        return settings
+    # Demo mode, inherited by the workers: without SMARTVILLAGE_SECRET_KEY they sign tokens
+    # with a secret generated once and kept in the database.
+    os.environ["SMARTVILLAGE_DEMO"] = "1"
+    get_settings.cache_clear()
+    return get_settings()
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    """Migrate, load demo data into an empty database (unless --no-demo), then serve."""
+    """Wait for the database, migrate, add demo data when empty (unless --no-demo), serve."""
     import uvicorn
 
-    from api.services.demo import DemoReport, is_empty, load_demo
+    from api.services.instance import MissingSecret
 
-    if not args.no_demo:
-        # Demo mode (inherited by the workers): the development secret is tolerated.
-        os.environ["SMARTVILLAGE_DEMO"] = "1"
-        get_settings.cache_clear()
-        settings = get_settings()
-    try:
-        settings.check_secret()
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = _demo_settings(settings, not args.no_demo)
+    if settings.secret_key is None and not settings.demo:
+        print(f"error: {MissingSecret()}", file=sys.stderr)
         return 2
+    try:
+        _wait_for_database(settings)
+    except KeyboardInterrupt:
+        return 130
     migrate.upgrade(settings.database_url)
-    print(f"database: {_safe_url(settings)} (migrated)")
+    print(f"database: {_safe_url(settings)} (migrated)", flush=True)
     if not args.no_demo:
-
-        async def maybe_demo(session: AsyncSession) -> DemoReport | None:
-            return await load_demo(session) if await is_empty(session) else None
-
-        report = run_in_session(settings, maybe_demo)
-        _print_demo(report)
-    print(f"API docs: http://{args.host}:{args.port}/docs")
+        _load_demo_if_empty(settings)
+    print(f"API docs: http://{args.host}:{args.port}/docs", flush=True)
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -150,8 +177,18 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
+        **SERVER_LIMITS,
     )
     return 0
+
+
+def _load_demo_if_empty(settings: Settings) -> None:
+    from api.services.demo import DemoReport, is_empty, load_demo
+
+    async def maybe_demo(session: AsyncSession) -> DemoReport | None:
+        return await load_demo(session) if await is_empty(session) else None
+
+    _print_demo(run_in_session(settings, maybe_demo))
 
 
 def _print_demo(report: Any) -> None:

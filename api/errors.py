@@ -8,7 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.problems import Conflict, FieldError, ProblemError, Unavailable, Unprocessable
@@ -133,22 +134,59 @@ async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_db_down(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DBAPIError)
-    if not isinstance(exc, OperationalError) and not exc.connection_invalidated:
-        return await _on_unexpected(request, exc)
-    log.warning("database unavailable on %s: %s", request.url.path, exc)
+# SQLSTATE classes that mean "the database cannot serve this now", not "the request is wrong":
+# 08 connection exception, 53 insufficient resources, 57 operator intervention (admin
+# shutdown, cannot connect now, statement timeout); and the two a retry may cure.
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+_RETRYABLE_SQLSTATES = ("40001", "40P01")
+RETRY_AFTER_SECONDS = 5
+
+
+def _sqlstate(error: object) -> str | None:
+    code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    return code if isinstance(code, str) else None
+
+
+def _unavailable_state(code: str | None) -> bool:
+    return code is not None and (
+        code[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or code in _RETRYABLE_SQLSTATES
+    )
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True for a failure of the database itself (down, restarting, overloaded, too slow)."""
+    if isinstance(exc, PoolTimeout | OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or _unavailable_state(_sqlstate(exc.orig))
+    # Last resort: some drivers raise their connect-time errors unwrapped (a refused socket,
+    # a timeout: asyncio.TimeoutError and ConnectionError are OSErrors; or a server error
+    # carrying its SQLSTATE while the server starts or stops).
+    return isinstance(exc, OSError) or _unavailable_state(_sqlstate(exc))
+
+
+def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable on %s: %s: %s", request.url.path, type(exc).__name__, exc)
     return problem_response(
         request,
         status=503,
         title=Unavailable.title,
         detail="The database is unavailable; retry shortly.",
         type_=_type_uri(request, Unavailable.slug),
-        headers={"Retry-After": "5"},
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 
+async def _on_db_down(request: Request, exc: Exception) -> JSONResponse:
+    if not is_database_unavailable(exc):
+        return await _on_unexpected(request, exc)
+    return _unavailable(request, exc)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Also reached by errors raised in middleware (outside the routing's handlers).
+    if is_database_unavailable(exc):
+        return _unavailable(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
         request, status=500, title="Internal server error", detail="An unexpected error occurred."
@@ -170,4 +208,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(IntegrityError, _on_integrity)
     app.add_exception_handler(DBAPIError, _on_db_down)
+    app.add_exception_handler(PoolTimeout, _on_db_down)
+    app.add_exception_handler(OSError, _on_db_down)
     app.add_exception_handler(Exception, _on_unexpected)

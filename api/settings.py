@@ -5,8 +5,6 @@ from functools import lru_cache
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-insecure-secret-change-me"
-
 
 class Settings(BaseSettings):
     """Runtime configuration: `DATABASE_URL` and `SMARTVILLAGE_*` variables."""
@@ -17,7 +15,8 @@ class Settings(BaseSettings):
         default="sqlite:///./smartvillage.db",
         validation_alias=AliasChoices("DATABASE_URL", "SMARTVILLAGE_DATABASE_URL"),
     )
-    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    # No default on purpose (SPEC §9 "Secrets"): demo mode keeps a generated one in the database.
+    secret_key: SecretStr | None = None
     problem_base: str = "https://smartvillage.example/problems/"
     pool_size: int = 10
     rescore_batch: int = 2000
@@ -41,19 +40,11 @@ class Settings(BaseSettings):
     csv_max_rows: int = 200_000
     idempotency_hours: int = 24
 
-    @property
-    def uses_dev_secret(self) -> bool:
-        """True while the built-in development secret signs tokens."""
-        return self.secret_key.get_secret_value() == DEV_SECRET
-
-    def check_secret(self) -> None:
-        """Refuse the development secret outside demo mode (tokens would be forgeable)."""
-        if self.uses_dev_secret and not self.demo:
-            raise RuntimeError(
-                "SMARTVILLAGE_SECRET_KEY is not set: refusing to sign tokens with the built-in "
-                "development secret outside demo mode. Set it to a long random value "
-                "(python -c 'import secrets; print(secrets.token_urlsafe(48))')."
-            )
+    def signing_secret(self) -> str:
+        """The token-signing secret, once resolved (the app's lifespan does it; SPEC §9)."""
+        if self.secret_key is None:
+            raise RuntimeError("no token-signing secret: SMARTVILLAGE_SECRET_KEY or demo mode")
+        return self.secret_key.get_secret_value()
 
     @property
     def sync_url(self) -> str:

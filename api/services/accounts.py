@@ -48,7 +48,7 @@ async def sign_in(
     await session.execute(delete(LoginFailure).where(LoginFailure.username == name))
     await session.commit()
     token, seconds = security.create_token(
-        secret=settings.secret_key.get_secret_value(),
+        secret=settings.signing_secret(),
         username=name,
         minutes=settings.access_token_minutes,
     )
