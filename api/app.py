@@ -10,6 +10,8 @@ from fastapi.routing import APIRoute
 from api.db import engine_for, make_sessionmaker
 from api.errors import PROBLEM_JSON, install_error_handlers
 from api.http_cache import ETagMiddleware
+from api.limits import BodyLimitMiddleware
+from api.rate_limit import RateLimitMiddleware
 from api.request_id import RequestIdMiddleware
 from api.routers import health, v1_router
 from api.settings import Settings, get_settings
@@ -72,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(ETagMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)

@@ -86,3 +86,11 @@ class Unauthorized(ProblemError):
 
 class TooManyRequests(ProblemError):
     status, title, slug = 429, "Too many requests", "too-many-requests"
+
+
+class PayloadTooLarge(ProblemError):
+    status, title, slug = 413, "Content too large", "payload-too-large"
+
+
+class RequestTimeout(ProblemError):
+    status, title, slug = 408, "Request timeout", "request-timeout"

@@ -62,7 +62,7 @@ def db(sync_engine: Engine) -> Iterator[Engine]:
 
 @pytest.fixture
 def settings(database_url: str, db: Engine) -> Settings:
-    return Settings(database_url=database_url, secret_key=TEST_SECRET)
+    return Settings(database_url=database_url, secret_key=TEST_SECRET, rate_limit=0)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Form, Request
 
+from api.credentials import client_address
 from api.deps import CallerDep, SessionDep, resource_router
 from api.services import accounts
 from models.accounts import MePublic, TokenPublic
@@ -19,8 +20,13 @@ async def issue_token(
     password: Annotated[str, Form(max_length=256)],
 ) -> TokenPublic:
     """Exchange a username and password (OAuth2 password form) for a bearer token."""
-    settings = request.app.state.settings
-    return await accounts.sign_in(session, username=username, password=password, settings=settings)
+    return await accounts.sign_in(
+        session,
+        username=username,
+        password=password,
+        address=client_address(request.scope),
+        settings=request.app.state.settings,
+    )
 
 
 @router.get("/me", status_code=200)

@@ -1,9 +1,10 @@
-"""Accounts: sign-in with per-username throttling, tokens to callers, account management."""
+"""Accounts: sign-in with atomic throttling (SPEC §9), tokens to callers, account management."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from api import security
 from api.caller import Caller
@@ -17,35 +18,72 @@ from models.base import utcnow
 from models.units import Unit
 
 
-async def _throttle(session: AsyncSession, username: str, settings: Settings) -> None:
+def _retry_after(oldest: datetime, window_start: datetime) -> str:
+    return str(max(int((oldest - window_start).total_seconds()) + 1, 1))
+
+
+async def _serialise_sign_ins(session: AsyncSession, *, username: str, address: str) -> None:
+    """On PostgreSQL, hold this username's and this address's locks until the commit.
+
+    SQLite needs nothing: the reservation's INSERT takes its single writer lock first.
+    Always username then address, so two sign-ins can never wait on each other in a circle.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for space, value in ((1, username), (2, address)):
+        await session.execute(select(func.pg_advisory_xact_lock(space, func.hashtext(value))))
+
+
+async def _reserve_attempt(
+    session: AsyncSession, *, username: str, address: str, settings: Settings
+) -> None:
+    """Record the attempt as a failure before the password is checked, or 429 if over a limit.
+
+    Counting the reservation itself, under a lock per username and address, means parallel
+    guesses cannot check more passwords than the limits allow.
+    """
+    await _serialise_sign_ins(session, username=username, address=address)
+    session.add(LoginFailure(username=username, address=address))
+    await session.flush()
     window_start = utcnow() - timedelta(seconds=settings.login_window_seconds)
-    stmt = select(func.count(), func.min(LoginFailure.at)).where(
-        LoginFailure.username == username, LoginFailure.at >= window_start
-    )
-    failures, oldest = (await session.execute(stmt)).one()
-    if failures >= settings.login_max_failures:
-        retry = int((oldest - window_start).total_seconds()) + 1
-        raise TooManyRequests(
-            f"Too many failed sign-ins for {username!r}; try again in {retry} s.",
-            headers={"Retry-After": str(max(retry, 1))},
-        )
+    limits = [
+        (settings.login_max_failures, "this username from your address",
+         (col(LoginFailure.username) == username) & (col(LoginFailure.address) == address)),
+        (settings.login_user_limit, "this username", col(LoginFailure.username) == username),
+        (settings.login_address_limit, "your address", col(LoginFailure.address) == address),
+    ]  # fmt: skip
+    for limit, whom, condition in limits:
+        stmt = select(func.count(), func.min(LoginFailure.at))
+        failures, oldest = (
+            await session.execute(stmt.where(condition, col(LoginFailure.at) >= window_start))
+        ).one()
+        if failures > limit:
+            await session.rollback()
+            raise TooManyRequests(
+                f"Too many failed sign-ins for {whom}; try again later.",
+                headers={"Retry-After": _retry_after(oldest, window_start)},
+            )
+    await session.commit()
 
 
 async def sign_in(
-    session: AsyncSession, *, username: str, password: str, settings: Settings
+    session: AsyncSession, *, username: str, password: str, address: str, settings: Settings
 ) -> TokenPublic:
-    """A bearer token for valid credentials; 401 otherwise, 429 after repeated failures."""
+    """A bearer token for valid credentials; 401 otherwise, 429 after repeated failures.
+
+    Two commits on purpose: the reservation must be visible to parallel sign-ins before the
+    (slow) password check; success then removes this username's failures from this address.
+    """
     name = nfc(username).lower()
-    await _throttle(session, name, settings)
+    await _reserve_attempt(session, username=name, address=address, settings=settings)
     user = (
-        await session.execute(select(UserAccount).where(UserAccount.username == name))
+        await session.execute(select(UserAccount).where(col(UserAccount.username) == name))
     ).scalar_one_or_none()
-    ok = security.verify_password(user.password_hash if user else None, password)
+    ok = await security.verify_password_async(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
-        session.add(LoginFailure(username=name))
-        await session.commit()
         raise Unauthorized("Wrong username or password.", headers={"WWW-Authenticate": "Bearer"})
-    await session.execute(delete(LoginFailure).where(LoginFailure.username == name))
+    pair = (col(LoginFailure.username) == name) & (col(LoginFailure.address) == address)
+    await session.execute(delete(LoginFailure).where(pair))
     await session.commit()
     token, seconds = security.create_token(
         secret=settings.signing_secret(),
@@ -101,7 +139,7 @@ async def create_user(session: AsyncSession, *, body: UserCreate, actor: Caller)
         )
     user = UserAccount(
         username=body.username,
-        password_hash=security.hash_password(body.password),
+        password_hash=await security.hash_password_async(body.password),
         role=body.role,
         unit_id=unit.id if unit else None,
     )

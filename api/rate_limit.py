@@ -1,0 +1,165 @@
+"""Per-credential request rates (SPEC §9 "Rates") as pure ASGI middleware.
+
+Each credential (`api.credentials.credential_of`) may make `rate_limit` requests per fixed
+60-second window, counted in one shared place so that every worker and replica agrees: the
+`rate_counter` table (one atomic upsert-increment per request) or, when `redis_url` is set,
+Redis (INCR + EXPIRE). A fixed window lets a caller spend its allowance at the end of one
+window and again at the start of the next (at most twice the limit in any 60 s); in exchange
+the count is exact and costs one statement. When the counter store fails, requests go
+through (fail open): the limiter must never be the reason a request gets a 5xx.
+"""
+
+import asyncio
+import logging
+import math
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+from sqlalchemy import Table, delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.credentials import credential_of
+from api.limits import send_problem, settings_of
+from api.problems import TooManyRequests
+from api.settings import Settings
+from models.operations import RateCounter
+
+log = logging.getLogger("smartvillage")
+WINDOW_SECONDS = 60
+KEEP_WINDOWS_SECONDS = 120  # windows older than this are deleted now and then
+PURGE_EVERY_SECONDS = 60.0
+FAIL_OPEN_SECONDS = 5.0  # after a store failure, skip it for this long instead of waiting on it
+EXEMPT_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/api/v1/openapi.json"}
+)
+_TABLE: Table = RateCounter.__table__  # type: ignore[attr-defined]
+
+
+class Counter(Protocol):
+    async def hit(self, key: str, window: int) -> int:
+        """Count one request of `key` in the window starting at `window`; the new count."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class SqlCounter:
+    """Counts in the `rate_counter` table of the app's own database."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._next_purge = 0.0
+
+    async def hit(self, key: str, window: int) -> int:
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        upsert = (
+            insert(_TABLE)
+            .values(key=key, window_start=window, count=1)
+            .on_conflict_do_update(
+                index_elements=[_TABLE.c.key, _TABLE.c.window_start],
+                set_={"count": _TABLE.c.count + 1},
+            )
+            .returning(_TABLE.c.count)
+        )
+        async with self.engine.begin() as conn:
+            count = int((await conn.execute(upsert)).scalar_one())
+            if time.monotonic() >= self._next_purge:
+                self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+                old = _TABLE.c.window_start < window - KEEP_WINDOWS_SECONDS
+                await conn.execute(delete(_TABLE).where(old))
+        return count
+
+    async def close(self) -> None:
+        return None  # the engine belongs to the app
+
+
+class RedisCounter:
+    """Counts in Redis: one key per credential and window, expiring by itself."""
+
+    def __init__(self, url: str) -> None:
+        self.client: Redis = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    async def hit(self, key: str, window: int) -> int:
+        name = f"smartvillage:rate:{key}:{window}"
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, KEEP_WINDOWS_SECONDS)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def _too_many(limit: int, now: float, window: int) -> TooManyRequests:
+    retry = max(1, math.ceil(window + WINDOW_SECONDS - now))
+    return TooManyRequests(
+        f"More than {limit} requests a minute with this credential; retry in {retry} s.",
+        headers={"Retry-After": str(retry)},
+    )
+
+
+class RateLimitMiddleware:
+    """429 with Retry-After once a credential passes `rate_limit` requests in a minute."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._counter: Counter | None = None
+        self._owner: tuple[object, object] | None = None
+        self._skip_until = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._closing_at_shutdown(receive), send)
+            return
+        settings = settings_of(scope) if scope["type"] == "http" else None
+        if settings is None or settings.rate_limit <= 0 or scope["path"] in EXEMPT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        now = time.time()
+        window = int(now) // WINDOW_SECONDS * WINDOW_SECONDS
+        count = await self._count(scope, settings, window)
+        if count is not None and count > settings.rate_limit:
+            await send_problem(
+                scope, send, _too_many(settings.rate_limit, now, window), close=False
+            )
+            return
+        await self.app(scope, receive, send)
+
+    async def _count(self, scope: Scope, settings: Settings, window: int) -> int | None:
+        """The credential's count after this request, or None when the store is unusable."""
+        if time.monotonic() < self._skip_until:
+            return None
+        secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+        key = credential_of(scope, secret=secret)
+        try:
+            return await self._counter_for(scope, settings).hit(key, window)
+        except Exception as exc:  # fail open, whatever the store raised
+            log.warning("rate limiter store failed, letting requests through: %r", exc)
+            self._skip_until = time.monotonic() + FAIL_OPEN_SECONDS
+            return None
+
+    def _counter_for(self, scope: Scope, settings: Settings) -> Counter:
+        # A Redis client belongs to one event loop and an engine to one lifespan (tests run
+        # several of each): make a counter per loop and engine.
+        engine: AsyncEngine = scope["app"].state.engine
+        owner = (asyncio.get_running_loop(), engine)
+        if self._counter is None or self._owner != owner:
+            self._owner = owner
+            url = settings.redis_url
+            self._counter = RedisCounter(url) if url else SqlCounter(engine)
+        return self._counter
+
+    def _closing_at_shutdown(self, receive: Receive) -> Receive:
+        async def wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown" and self._counter is not None:
+                counter, self._counter = self._counter, None
+                await counter.close()
+            return message
+
+        return wrapped
