@@ -166,7 +166,9 @@ def is_database_unavailable(exc: BaseException) -> bool:
 
 
 def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable on %s: %s: %s", request.url.path, type(exc).__name__, exc)
+    # The first line only: the rest repeats the statement and its parameters (personal data).
+    reason = (str(exc).strip().splitlines() or [""])[0]
+    log.warning("database unavailable on %s: %s: %s", request.url.path, type(exc).__name__, reason)
     return problem_response(
         request,
         status=503,
