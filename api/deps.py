@@ -1,6 +1,7 @@
 """Request dependencies as `Annotated` aliases: session, caller, pagination, path resources."""
 
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -9,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.caller import Caller
 from api.db import get_session
-from api.pagination import MAX_LIMIT
+from api.hygiene import check_request
+from api.pagination import MAX_CURSOR_LENGTH, MAX_LIMIT
 from api.policy import enforce
 from api.problems import FieldError, Unprocessable
 from api.retry import with_retries
@@ -30,6 +32,7 @@ class PolicyRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             async with request.app.state.sessionmaker() as session:
                 request.state.caller = await enforce(request, session)
+            await check_request(request)  # text no database can store: 422 (api.hygiene)
             return await with_retries(lambda: handler(request))
 
         return guarded
@@ -59,7 +62,33 @@ async def get_caller(request: Request, _: Annotated[None, AuthorizeDep]) -> Call
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (max 500).")]
-CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+CursorQuery = Annotated[
+    str | None,
+    Query(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page."),
+]
+MAX_ID = 2**31 - 1  # ids and version numbers are the database's INTEGER
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="An id (1 to 2^31 - 1).")]
+
+
+def utc_instant(value: datetime, field: str) -> datetime:
+    """`value` in UTC (a time without an offset is UTC), or a 422 naming `field` when
+    its UTC instant falls outside years 1-9999."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise Unprocessable(
+            f"{field}: {value.isoformat()} falls outside years 1-9999 in UTC.",
+            errors=[FieldError(field, "out_of_range", "the UTC time is outside years 1-9999")],
+        ) from None
+
+
+def _since_query(
+    since: Annotated[datetime | None, Query(description="ISO 8601 time (no offset: UTC).")] = None,
+) -> datetime | None:
+    return None if since is None else utc_instant(since, "since")
+
+
+SinceQuery = Annotated[datetime | None, Depends(_since_query)]
 
 
 def _checked(request: Request, code: str) -> Unit | None:

@@ -13,6 +13,7 @@ from api.problems import BadRequest, FieldError
 from criteria.text import text_problem
 
 MAX_LIMIT = 500
+MAX_CURSOR_LENGTH = 1000
 DEFAULT_LIMIT = 50
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from criteria.errors import ValueIssue, ValuesInvalid
-from criteria.schema import CriteriaDocument, Measure
+from criteria.schema import MAX_MAGNITUDE, CriteriaDocument, Measure, within_bounds
 
 __all__ = ["CleanValue", "validate_values"]
 
@@ -16,9 +16,11 @@ CleanValue = int | bool | Decimal
 
 
 def validate_values(doc: CriteriaDocument, values: Mapping[str, Any]) -> dict[str, CleanValue]:
-    """Check reported values (type, min/max, max_ref) and return them cleaned.
+    """Check reported values (type, ±10^9, min/max, max_ref, ratios) and return them cleaned.
 
-    JSON null means missing and is dropped. Raises ValuesInvalid listing every problem.
+    JSON null means missing and is dropped. Every number stays within ±10^9 and every
+    ratio indicator's percentage too, so no stored fact can overflow its column (see
+    `criteria.schema.MAX_MAGNITUDE`). Raises ValuesInvalid listing every problem.
     """
     measures = {m.code: m for m in doc.measures}
     issues: list[ValueIssue] = []
@@ -35,6 +37,7 @@ def validate_values(doc: CriteriaDocument, values: Mapping[str, Any]) -> dict[st
             elif value is not None:
                 clean[code] = value
     issues.extend(_max_ref_issues(doc, clean))
+    issues.extend(_ratio_issues(doc, clean))
     if issues:
         raise ValuesInvalid(issues)
     return clean
@@ -63,12 +66,16 @@ def _type_issue(m: Measure, raw: object) -> ValueIssue:
         "integer": "a whole number",
         "number": "a finite number",
     }[m.type]
-    return ValueIssue(m.code, "wrong_type", f"{m.code!r} needs {wanted}, got {raw!r}")
+    shown = repr(raw) if len(repr(raw)) <= 80 else repr(raw)[:77] + "..."
+    return ValueIssue(m.code, "wrong_type", f"{m.code!r} needs {wanted}, got {shown}")
 
 
 def _bounds_issue(m: Measure, value: CleanValue) -> ValueIssue | None:
     if isinstance(value, bool):
         return None
+    if not within_bounds(Decimal(value)):
+        msg = f"{m.code!r} is outside ±{MAX_MAGNITUDE:,}, the largest number stored"
+        return ValueIssue(m.code, "out_of_range", msg)
     if m.min is not None and value < m.min:
         return ValueIssue(m.code, "below_min", f"{m.code!r} is {value}, below its min {m.min}")
     if m.max is not None and value > m.max:
@@ -86,4 +93,17 @@ def _max_ref_issues(doc: CriteriaDocument, clean: dict[str, CleanValue]) -> list
             continue
         msg = f"{m.code!r} is {value}, more than {m.max_ref!r} ({ref})"
         issues.append(ValueIssue(m.code, "exceeds_max_ref", msg))
+    return issues
+
+
+def _ratio_issues(doc: CriteriaDocument, clean: dict[str, CleanValue]) -> list[ValueIssue]:
+    """A ratio indicator's percentage (100 × numerator / denominator) within ±10^9."""
+    issues: list[ValueIssue] = []
+    for _, ind in doc.indicators():
+        num, den = clean.get(str(ind.numerator)), clean.get(str(ind.denominator))
+        if ind.kind != "ratio" or num is None or den is None or den == 0:
+            continue
+        if abs(100 * Decimal(num)) > MAX_MAGNITUDE * abs(Decimal(den)):
+            msg = f"{ind.code!r}: {num} / {den} is a percentage beyond ±{MAX_MAGNITUDE:,}"
+            issues.append(ValueIssue(str(ind.numerator), "ratio_out_of_range", msg))
     return issues

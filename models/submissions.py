@@ -1,9 +1,9 @@
 """Submissions of indicator values per (village, period), with every revision kept."""
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl
+from pydantic import AnyHttpUrl, StringConstraints, UrlConstraints
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -67,12 +67,23 @@ class SubmissionRevision(SQLModel, table=True):
     submitted_at: datetime = created_at_field()
 
 
+MAX_VALUES = 500
+MeasureKey = Annotated[str, StringConstraints(max_length=64)]
+
+
 class SubmissionIn(SQLModel):
     """What a village head sends: the whole `values` map replaces the previous one."""
 
-    values: dict[str, Any]
-    evidence: list[AnyHttpUrl] = Field(default_factory=list, max_length=50)
-    note: NfcStr | None = Field(default=None, max_length=4000)
+    values: dict[MeasureKey, Any] = Field(
+        max_length=MAX_VALUES,
+        description="Measure code → value (at most 500; numbers within ±10^9).",
+    )
+    evidence: list[Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)]] = Field(
+        default_factory=list, max_length=50, description="At most 50 links."
+    )
+    note: NfcStr | None = Field(
+        default=None, max_length=4000, description="At most 4000 characters."
+    )
 
 
 class SubmissionPublic(SQLModel):

@@ -1,10 +1,8 @@
 """Integrator API keys, managed by admins; a key is shown once, at creation."""
 
-from typing import Annotated
+from fastapi import Response
 
-from fastapi import Path, Response
-
-from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, resource_router
+from api.deps import CallerDep, CursorQuery, IdPath, LimitQuery, SessionDep, resource_router
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import api_keys
 from models.accounts import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
@@ -29,9 +27,7 @@ async def list_api_keys(
 
 
 @router.delete("/{key_id}", status_code=204)
-async def revoke_api_key(
-    key_id: Annotated[int, Path(ge=1)], session: SessionDep, caller: CallerDep
-) -> Response:
+async def revoke_api_key(key_id: IdPath, session: SessionDep, caller: CallerDep) -> Response:
     """Revoke a key; it stops working at once."""
     await api_keys.revoke(session, key_id=key_id, actor=caller)
     return Response(status_code=204)

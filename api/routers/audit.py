@@ -1,11 +1,10 @@
 """The audit trail, read-only."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Query, Request
 
-from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, resource_router
+from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, SinceQuery, resource_router
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import audit
 from api.services.reviews import caller_unit
@@ -23,7 +22,7 @@ async def list_audit_events(
         str | None, Query(max_length=32, description="A unit: its whole subtree.")
     ] = None,
     actor: Annotated[str | None, Query(max_length=64, description="A username.")] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601 time.")] = None,
+    since: SinceQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
 ) -> Page[AuditPublic]:

@@ -70,7 +70,7 @@ async def list_events(
     if actor:
         stmt = stmt.where(AuditEvent.actor == actor.strip().lower())
     if since is not None:  # a time without an offset is taken as UTC
-        since = since.replace(tzinfo=UTC) if since.tzinfo is None else since
+        since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
         stmt = stmt.where(AuditEvent.at >= since)
     if key:
         stmt = stmt.where(AuditEvent.id < key["id"])  # type: ignore[operator]
