@@ -19,7 +19,9 @@ def password_hash() -> str:
     return security.hash_password(TEST_PASSWORD)
 
 
-def make_user(db: Engine, username: str, role: str, unit_code: str | None = None) -> str:
+def make_user(
+    db: Engine, username: str, role: str, unit_code: str | None = None, *, minutes: int = 5
+) -> str:
     """Create an account and return a valid bearer token for it."""
     with db.begin() as conn:
         unit_id = None
@@ -35,7 +37,7 @@ def make_user(db: Engine, username: str, role: str, unit_code: str | None = None
                 created_at=utcnow(),
             )
         )
-    token, _ = security.create_token(secret=TEST_SECRET, username=username, minutes=5)
+    token, _ = security.create_token(secret=TEST_SECRET, username=username, minutes=minutes)
     return token
 
 
