@@ -10,10 +10,12 @@ from fastapi.routing import APIRoute
 from api.db import engine_for, make_sessionmaker
 from api.errors import PROBLEM_JSON, install_error_handlers
 from api.http_cache import ETagMiddleware
+from api.idempotency import IdempotencyMiddleware
 from api.limits import BodyLimitMiddleware
+from api.observability import ObservabilityMiddleware, configure_logging
 from api.rate_limit import RateLimitMiddleware
 from api.request_id import RequestIdMiddleware
-from api.routers import health, v1_router
+from api.routers import health, metrics, v1_router
 from api.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from api.services.instance import with_token_secret
 
+        configure_logging(settings)
         engine = engine_for(settings)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
@@ -74,11 +77,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(ETagMiddleware)
+    app.add_middleware(ObservabilityMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(v1_router, prefix=API_PREFIX)
     _problem_only_openapi(app)
     return app
