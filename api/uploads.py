@@ -1,25 +1,51 @@
-"""Reading an uploaded file: the request body itself, or the `file` part of a multipart form."""
+"""Reading an uploaded file: the request body itself, or the `file` part of a multipart form,
+spooled (to disk past SPOOL_SIZE) so that an import reads it as a stream, pass after pass."""
 
-from typing import Annotated
+from collections.abc import AsyncIterator
+from tempfile import SpooledTemporaryFile
+from typing import IO, Annotated
 
 from fastapi import Depends, Request
 from starlette.datastructures import UploadFile
 
 from api.problems import FieldError, Unprocessable
-from api.services.import_common import ImportBody
+from api.services.import_common import ImportBody, ImportLimits
+from api.settings import Settings
+
+SPOOL_SIZE = 1024 * 1024
 
 
-async def read_import_body(request: Request) -> ImportBody:
-    """The payload to import: the body itself, or the `file` part of a multipart form."""
+def _limits(request: Request) -> ImportLimits:
+    settings: Settings = request.app.state.settings
+    return ImportLimits(max_field=settings.csv_max_field, max_rows=settings.csv_max_rows)
+
+
+async def _spooled(request: Request) -> IO[bytes]:
+    """The body chunk by chunk into a spooled file (its size is bounded by the limits
+    middleware, which counts the bytes as they arrive)."""
+    spool: IO[bytes] = SpooledTemporaryFile(max_size=SPOOL_SIZE)  # noqa: SIM115 (closed by caller)
+    async for chunk in request.stream():
+        spool.write(chunk)
+    return spool
+
+
+async def read_import_body(request: Request) -> AsyncIterator[ImportBody]:
+    """The payload to import: the body itself, or the `file` part of a multipart form; open
+    until the response is made."""
     media_type = request.headers.get("content-type", "")
     if media_type.split(";")[0].strip().lower() != "multipart/form-data":
-        return ImportBody(media_type=media_type, filename=None, data=await request.body())
+        spool = await _spooled(request)
+        with spool:
+            yield ImportBody(media_type, None, spool, _limits(request))
+        return
     async with request.form() as form:
         part = form.get("file")
-        if isinstance(part, UploadFile):
-            return ImportBody(part.content_type, part.filename, await part.read())
+        if isinstance(part, UploadFile):  # starlette spools file parts itself
+            yield ImportBody(part.content_type, part.filename, part.file, _limits(request))
+            return
         if isinstance(part, str):
-            return ImportBody(media_type=None, filename=None, data=part.encode())
+            yield ImportBody(None, None, part.encode(), _limits(request))
+            return
     raise Unprocessable(
         "Send the file in a multipart part named `file`.",
         errors=[FieldError("file", "missing", "no part named file")],

@@ -1,43 +1,100 @@
-"""What every bulk import shares: the uploaded body, its kind, row errors and the refusal."""
+"""What every bulk import shares: the uploaded body, its kind, row errors and the refusal,
+and the two streaming readers (CSV records, items of a JSON array) that never hold more
+than a record or an item in memory."""
 
-import json
-from dataclasses import dataclass
-from typing import Any
+import codecs
+import csv
+import heapq
+import io
+import re
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import ijson.backends.python as ijson_python  # type: ignore[import-untyped]
+from ijson import JSONError, ObjectBuilder
 
 from api.problems import FieldError, Unprocessable, UnsupportedMediaType
+from criteria.text import text_problem
 from models.imports import ImportErrorPublic, ImportReportPublic
 
 CSV_TYPES = frozenset({"text/csv", "application/csv"})
 MAX_LISTED_ERRORS = 1000
+MAX_MESSAGE = 300
+READ_SIZE = 64 * 1024
+_NUMBER = re.compile(r"Unexpected symbol '(-?[0-9][0-9.eE+-]*)'")
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """Bounds an upload is read under (`Settings.csv_max_field`, `csv_max_rows`)."""
+
+    max_field: int = 131_072
+    max_rows: int = 200_000
 
 
 @dataclass(frozen=True)
 class ImportBody:
-    """An uploaded payload: its media type, file name (multipart only) and bytes."""
+    """An uploaded payload: its media type, file name (multipart only), and its bytes or a
+    seekable binary file holding them (read again by each pass, never whole)."""
 
     media_type: str | None
     filename: str | None
-    data: bytes
+    data: bytes | IO[bytes]
+    limits: ImportLimits = ImportLimits()
+
+    def open(self) -> IO[bytes]:
+        """The payload from its first byte."""
+        if isinstance(self.data, bytes):
+            return io.BytesIO(self.data)
+        self.data.seek(0)
+        return self.data
 
 
 class FileProblem(Exception):
-    """The payload as a whole cannot be read (encoding, JSON syntax, CSV header)."""
+    """The payload as a whole cannot be read (encoding, JSON syntax, CSV header, size)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.error = ImportErrorPublic(row=0, column=None, code=code, message=message)
+        self.error = row_error(0, None, code, message)
 
 
-def rejected(dry_run: bool, rows: int, errors: list[ImportErrorPublic]) -> Unprocessable:
-    listed = sorted(errors, key=lambda e: e.row)[:MAX_LISTED_ERRORS]
-    more = f" (the first {MAX_LISTED_ERRORS} are listed)" if len(errors) > len(listed) else ""
+@dataclass
+class RowLog:
+    """Rows read and the errors found, keeping only the first MAX_LISTED_ERRORS by row."""
+
+    rows: int = 0
+    count: int = 0
+    _kept: list[tuple[int, int, ImportErrorPublic]] = field(default_factory=list)
+
+    def add(self, error: ImportErrorPublic) -> None:
+        self.count += 1
+        entry = (-error.row, -self.count, error)  # a max-heap: the latest row goes first
+        if len(self._kept) < MAX_LISTED_ERRORS:
+            heapq.heappush(self._kept, entry)
+        elif entry > self._kept[0]:
+            heapq.heapreplace(self._kept, entry)
+
+    def listed(self) -> list[ImportErrorPublic]:
+        return [error for _, _, error in sorted(self._kept, reverse=True)]
+
+
+def rejected(dry_run: bool, log: RowLog) -> Unprocessable:
+    """The 422 of an import with bad rows: the report plus the generic `errors` fields."""
+    listed = log.listed()
+    more = f" (the first {len(listed)} are listed)" if log.count > len(listed) else ""
     report = ImportReportPublic(
-        dry_run=dry_run, rows=rows, created=0, updated=0, unchanged=0, errors=listed
+        dry_run=dry_run, rows=log.rows, created=0, updated=0, unchanged=0, errors=listed
     )
     extra = report.model_dump()
     extra["errors"] = [problem_entry(e) for e in listed]
-    detail = f"{len(errors)} error(s){more}; nothing was imported."
-    return Unprocessable(detail, extra=extra)
+    return Unprocessable(f"{log.count} error(s){more}; nothing was imported.", extra=extra)
+
+
+def file_rejected(dry_run: bool, problem: FileProblem) -> Unprocessable:
+    log = RowLog()
+    log.add(problem.error)
+    return rejected(dry_run, log)
 
 
 def problem_entry(error: ImportErrorPublic) -> dict[str, Any]:
@@ -64,23 +121,221 @@ def body_kind(body: ImportBody) -> str:
 
 
 def row_error(row: int, column: str | None, code: str, message: str) -> ImportErrorPublic:
+    """One error; a message quoting a huge cell is cut, so the report stays small."""
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 1] + "…"
     return ImportErrorPublic(row=row, column=column, code=code, message=message)
 
 
-def decode_text(data: bytes) -> str:
-    """The upload as text (UTF-8, a byte-order mark allowed), or a whole-file problem."""
+def _text_error(row: int, column: str | None, value: str) -> ImportErrorPublic | None:
+    problem = text_problem(value)
+    if problem is None:
+        return None
+    what = "a NUL character" if problem == "nul_character" else "an unpaired surrogate"
+    return row_error(row, column, problem, f"the text contains {what}")
+
+
+def _count(log: RowLog, limits: ImportLimits) -> None:
+    log.rows += 1
+    if log.rows > limits.max_rows:
+        raise FileProblem("too_many_rows", f"the file has more than {limits.max_rows} rows")
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+
+class _Lines:
+    """The text's lines, remembering those of the record being read (to locate a bad cell)."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self.text = text
+        self.record: list[str] = []
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        line = self.text.readline()
+        if not line:
+            raise StopIteration
+        self.record.append(line)
+        return line
+
+
+def csv_records(body: ImportBody, log: RowLog) -> Generator[tuple[int, list[str]]]:
+    """(0, header), then (row, stripped cells) of each data record that is not blank and
+    whose text can be stored; bad records go to `log`. A cell over the field limit ends
+    the reading (past it the quoting is unknown)."""
+    csv.field_size_limit(body.limits.max_field)  # process-wide; every import sets the same
+    # surrogatepass: UTF-8-encoded surrogates become a row error naming the cell.
+    text = io.TextIOWrapper(body.open(), encoding="utf-8-sig", errors="surrogatepass", newline="")
+    lines = _Lines(text)
+    reader = csv.reader(lines)
+    number = 0
+    header: list[str] = []
     try:
-        return data.decode("utf-8-sig")
+        while (cells := _next_record(reader, lines, number, header, log)) is not None:
+            lines.record.clear()
+            if number == 0:
+                header = cells
+                yield 0, [cell.strip() for cell in cells]
+            elif _data_row(number, cells, header, body.limits, log):
+                yield number, [cell.strip() for cell in cells]
+            number += 1
+    finally:
+        if not text.buffer.closed:
+            text.detach()  # the upload stays open for the next pass
+
+
+def _next_record(
+    reader: Iterator[list[str]], lines: _Lines, number: int, header: list[str], log: RowLog
+) -> list[str] | None:
+    try:
+        return next(reader, None)
     except UnicodeDecodeError as exc:
         raise FileProblem("invalid_encoding", f"the file is not UTF-8: {exc}") from None
+    except csv.Error as exc:
+        if number == 0:
+            raise FileProblem("invalid_header", f"the header cannot be read: {exc}") from None
+        index = _long_cell(csv.field_size_limit(), "".join(lines.record))
+        column = header[index] if index is not None and index < len(header) else None
+        log.rows += 1
+        message = f"a cell is longer than {csv.field_size_limit()} characters; reading stopped"
+        log.add(row_error(number, column, "field_too_large", message))
+        return None
 
 
-def json_array(text: str, what: str) -> list[Any]:
-    """A JSON array of `what`, or a whole-file problem."""
+def _data_row(
+    number: int, cells: list[str], header: list[str], limits: ImportLimits, log: RowLog
+) -> bool:
+    if not any(cell.strip() for cell in cells):
+        return False
+    _count(log, limits)
+    if len(cells) != len(header):
+        message = f"expected {len(header)} cells, found {len(cells)}"
+        log.add(row_error(number, None, "wrong_cell_count", message))
+        return False
+    for column, cell in zip(header, cells, strict=True):
+        error = _text_error(number, column.strip(), cell)
+        if error is not None:
+            log.add(error)
+            return False
+    return True
+
+
+def _long_cell(limit: int, record: str) -> int | None:
+    """Which cell of a record's text (index from 0) is longer than `limit` characters."""
+    record = record.rstrip("\r\n")
+    position, index = 0, 0
+    while position <= len(record):
+        quoted = record.startswith('"', position)
+        end = position
+        if quoted:
+            end += 1
+            while (end := record.find('"', end)) != -1 and record.startswith('"', end + 1):
+                end += 2
+            end = len(record) if end == -1 else end + 1
+        stop = record.find(",", end)
+        stop = len(record) if stop == -1 else stop
+        if stop - position - (2 if quoted else 0) > limit:
+            return index
+        position, index = stop + 1, index + 1
+    return None
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+
+class _Utf8Reader:
+    """A binary reader that checks UTF-8 as it goes and drops a byte-order mark."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.first = True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        try:
+            self.decoder.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            raise FileProblem("invalid_encoding", f"the file is not UTF-8: {exc}") from None
+        if self.first and data:
+            self.first = False
+            return data.removeprefix(codecs.BOM_UTF8)
+        return data
+
+
+def json_items(body: ImportBody, log: RowLog, *, nested: str = "") -> Generator[tuple[int, Any]]:
+    """(row, item) of each item of a top-level JSON array whose text can be stored; a bad
+    string or an unreadable number goes to `log`, named by its key (under `nested`, the key
+    inside it). The pure-Python backend: yajl2_c crashes on a 4,301-digit integer and turns
+    escaped lone surrogates into `?`."""
+    events = ijson_python.parse(_Utf8Reader(body.open()), use_float=True, buf_size=READ_SIZE)
+    state = _JsonState(log, nested)
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FileProblem("invalid_json", f"the body is not JSON: {exc}") from None
-    if not isinstance(document, list):
-        raise FileProblem("not_an_array", f"the body must be a JSON array of {what}")
-    return document
+        for prefix, event, value in events:
+            item = state.feed(prefix, event, value, body.limits)
+            if item is not None:
+                yield item
+    except JSONError as exc:
+        state.fail(exc)
+    if not state.started:
+        raise FileProblem("invalid_json", "the body is empty")
+
+
+@dataclass
+class _JsonState:
+    log: RowLog
+    nested: str
+    started: bool = False
+    row: int = 0
+    path: str = ""
+    builder: Any = None
+    open: bool = False
+    bad: bool = False
+
+    def feed(self, prefix: str, event: str, value: Any, limits: ImportLimits) -> Any:
+        if not self.started:
+            if event != "start_array":
+                raise FileProblem("not_an_array", "the body must be a JSON array")
+            self.started = True
+            return None
+        if prefix == "":
+            return None  # the closing bracket
+        if prefix == "item" and event not in ("map_key", "end_map", "end_array"):
+            _count(self.log, limits)
+            self.row, self.open, self.bad = self.row + 1, True, False
+            self.path, self.builder = "", ObjectBuilder()
+        self._check(prefix, event, value)
+        self.builder.event(event, value)
+        if prefix == "item" and event not in ("map_key", "start_map", "start_array"):
+            self.open = False
+            return None if self.bad else (self.row, self.builder.value)
+        return None
+
+    def _check(self, prefix: str, event: str, value: Any) -> None:
+        if event == "map_key":
+            self.path = f"{prefix}.{value}"
+        if self.bad or event not in ("map_key", "string"):
+            return
+        error = _text_error(self.row, self._column(), value)
+        if error is not None:
+            self.log.add(error)
+            self.bad = True
+
+    def _column(self) -> str | None:
+        parts = self.path.split(".")[1:] if self.path.startswith("item.") else []
+        if self.nested and parts[:1] == [self.nested] and len(parts) > 1:
+            return parts[1]
+        return parts[0] if parts else None
+
+    def fail(self, exc: Exception) -> None:
+        number = _NUMBER.match(str(exc))
+        if not self.started or number is None:
+            raise FileProblem("invalid_json", f"the body is not JSON: {exc}") from None
+        if not self.open:  # the number is a whole item of its own
+            self.row, self.path = self.row + 1, ""
+            self.log.rows += 1
+        message = f"the number {number.group(1)} cannot be read (too large or too long)"
+        self.log.add(row_error(self.row, self._column(), "number_too_large", message))

@@ -1,16 +1,23 @@
 """Reading a submissions file (CSV `village_code,period,<measures…>` or a JSON array) into
-rows, and CSV cells into the JSON types their measures expect."""
+rows, a chunk at a time, and CSV cells into the JSON types their measures expect."""
 
-import csv
-import io
 import re
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterator
+from contextlib import closing
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from typing import Any
 
-from api.services.import_common import FileProblem, decode_text, json_array, row_error
+from api.services.import_common import (
+    FileProblem,
+    ImportBody,
+    RowLog,
+    csv_records,
+    json_items,
+    row_error,
+)
 from api.services.versions import ActiveVersion
-from models.imports import ImportErrorPublic
 
 CHUNK = 500
 _INTEGER = re.compile(r"-?[0-9]+")
@@ -24,61 +31,57 @@ class Item:
     values: dict[str, Any]
 
 
-@dataclass
-class Batch:
-    items: list[Item] = field(default_factory=list)
-    errors: list[ImportErrorPublic] = field(default_factory=list)
-    total: int = 0
+class TooLong(ValueError):
+    """A CSV number with more digits than can be read (Python refuses > 4,300)."""
 
 
-def read_rows(kind: str, data: bytes) -> Batch:
-    text = decode_text(data)
-    batch = Batch()
-    batch.items = _csv_items(text, batch) if kind == "csv" else _json_items(text, batch)
-    return batch
+def read_items(kind: str, body: ImportBody, log: RowLog) -> Generator[Item]:
+    """Every well-formed row of the file, in order; malformed ones go to `log`."""
+    return _csv_items(body, log) if kind == "csv" else _json_items(body, log)
 
 
-def _csv_items(text: str, batch: Batch) -> list[Item]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [cell.strip() for cell in next(reader, [])]
-    if header[:2] != ["village_code", "period"] or len(header) < 3:
-        raise FileProblem("invalid_header", "the header must be village_code,period,<measures…>")
-    items = []
-    for number, cells in enumerate(reader, start=1):
-        if not any(c.strip() for c in cells):
-            continue
-        batch.total += 1
-        if len(cells) != len(header):
-            message = f"expected {len(header)} cells, found {len(cells)}"
-            batch.errors.append(row_error(number, None, "wrong_cell_count", message))
-            continue
-        cells = [c.strip() for c in cells]
-        values = {m: c for m, c in zip(header[2:], cells[2:], strict=True) if c != ""}
-        items.append(Item(number, cells[0], cells[1], values))
-    return items
+def take(items: Iterator[Item], size: int = CHUNK) -> list[Item]:
+    """The next `size` rows (fewer at the end); run it off the event loop."""
+    return list(islice(items, size))
 
 
-def _json_items(text: str, batch: Batch) -> list[Item]:
-    document = json_array(text, "submissions")
-    batch.total = len(document)
-    items = []
-    for number, obj in enumerate(document, start=1):
+def _csv_items(body: ImportBody, log: RowLog) -> Generator[Item]:
+    with closing(csv_records(body, log)) as records:
+        header = next(records, (0, []))[1]
+        if header[:2] != ["village_code", "period"] or len(header) < 3:
+            message = "the header must be village_code,period,<measures…>"
+            raise FileProblem("invalid_header", message)
+        for number, cells in records:
+            values = {m: c for m, c in zip(header[2:], cells[2:], strict=True) if c != ""}
+            yield Item(number, cells[0], cells[1], values)
+
+
+def _json_items(body: ImportBody, log: RowLog) -> Generator[Item]:
+    with closing(json_items(body, log, nested="values")) as items:
+        yield from _submissions(items, log)
+
+
+def _submissions(items: Iterator[tuple[int, Any]], log: RowLog) -> Iterator[Item]:
+    for number, obj in items:
         ok = isinstance(obj, dict) and isinstance(obj.get("values"), dict)
         if not ok or not isinstance(obj.get("village_code"), str):
             message = "each item must be {village_code, period, values: {…}}"
-            batch.errors.append(row_error(number, None, "not_a_submission", message))
+            log.add(row_error(number, None, "not_a_submission", message))
             continue
-        items.append(Item(number, obj["village_code"], str(obj.get("period", "")), obj["values"]))
-    return items
+        yield Item(number, obj["village_code"], str(obj.get("period", "")), obj["values"])
 
 
 def typed_values(version: ActiveVersion, values: dict[str, Any]) -> dict[str, Any]:
-    """CSV text → the JSON types the measures expect (anything else is left for a 422)."""
+    """CSV text → the JSON types the measures expect (anything else is left for a 422);
+    raises TooLong naming the measure whose number has too many digits to read."""
     types = {m.code: m.type for m in version.doc.measures}
     out: dict[str, Any] = {}
     for code, raw in values.items():
         kind = types.get(code)
-        out[code] = _cell(kind, raw) if isinstance(raw, str) else raw
+        try:
+            out[code] = _cell(kind, raw) if isinstance(raw, str) else raw
+        except ValueError:
+            raise TooLong(code) from None
     return out
 
 
@@ -86,10 +89,13 @@ def _cell(kind: str | None, raw: str) -> Any:
     if kind == "boolean":
         return {"true": True, "1": True, "false": False, "0": False}.get(raw.lower(), raw)
     if kind == "integer" and _INTEGER.fullmatch(raw):
-        return int(raw)
+        return int(raw)  # ValueError past Python's 4,300 digits
     if kind == "number":
         try:
-            return float(Decimal(raw))
+            number = Decimal(raw)
         except InvalidOperation:
             return raw
+        if number.is_finite() and not -1e308 < number < 1e308:
+            raise ValueError(raw)
+        return float(number)
     return raw

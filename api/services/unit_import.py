@@ -1,9 +1,14 @@
-"""Bulk unit import: parse CSV or JSON, validate every row, apply set-based in one transaction."""
+"""Bulk unit import: CSV or JSON, every row validated, applied set-based in one transaction.
+
+The file is read as a stream, several times, so memory follows a chunk, not the file: pass 1
+validates each row and keeps only its code, level and row number; pass 2 checks parents and
+levels against that index and the database, and counts (a dry run stops there); pass 3
+writes level by level (parents first), a chunk at a time.
+"""
 
 import asyncio
-import csv
-import io
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -16,9 +21,11 @@ from api.services import audit
 from api.services.import_common import (
     FileProblem,
     ImportBody,
+    RowLog,
     body_kind,
-    decode_text,
-    json_array,
+    csv_records,
+    file_rejected,
+    json_items,
     rejected,
     row_error,
 )
@@ -34,6 +41,7 @@ CHUNK = 1000
 _t = unit_table
 _NAMES = ("name", "name_folded", "lat", "lon")
 _ANCESTRY = ("parent_id", "province_id", "commune_id")
+_STORED = ("id", "name", "level", "parent_id", "province_id", "lat", "lon")
 
 
 class _Row(NamedTuple):
@@ -47,13 +55,13 @@ class _Row(NamedTuple):
 
 
 @dataclass
-class _Checked:
-    """Rows that passed validation, the errors of the others, and the data row count."""
+class _Index:
+    """Pass 1's facts: each valid row's code → (row, level); codes of rows that failed."""
 
-    rows: list[_Row] = field(default_factory=list)
-    errors: list[ImportErrorPublic] = field(default_factory=list)
+    log: RowLog = field(default_factory=RowLog)
+    codes: dict[str, tuple[int, str]] = field(default_factory=dict)
     bad_codes: set[str] = field(default_factory=set)
-    total: int = 0
+    counts: list[int] = field(default_factory=lambda: [0, 0, 0])
 
 
 async def import_units(
@@ -62,25 +70,19 @@ async def import_units(
     """Create or update every unit of a CSV/JSON file in one transaction, or none (422)."""
     kind = body_kind(body)
     try:
-        checked = await asyncio.to_thread(_read_and_validate, kind, body.data)
+        index = await asyncio.to_thread(_index, kind, body)
+        await _chunks(session, kind, body, index, _check)
     except FileProblem as exc:
-        raise rejected(dry_run, 0, [exc.error]) from None
-    existing = await _load_existing(session, checked.rows)
-    checked.errors += _check_against(checked, existing)
-    if checked.errors:
-        raise rejected(dry_run, checked.total, checked.errors)
-    new, changed, unchanged = _classify(checked.rows, existing)
-    report = ImportReportPublic(
-        dry_run=dry_run,
-        rows=checked.total,
-        created=len(new),
-        updated=len(changed),
-        unchanged=unchanged,
-        errors=[],
-    )
+        raise file_rejected(dry_run, exc) from None
+    if index.log.count:
+        raise rejected(dry_run, index.log)
+    created, updated, unchanged = index.counts
+    report = ImportReportPublic(dry_run=dry_run, rows=index.log.rows, created=created,
+                                updated=updated, unchanged=unchanged, errors=[])  # fmt: skip
     if dry_run:
         return report
-    await _apply(session, new=new, changed=changed, existing=existing)
+    for level in LEVELS:
+        await _chunks(session, kind, body, index, _apply, level=level)
     audit.record(session, actor=actor, action="unit.import",
                  after=report.model_dump(mode="json", exclude={"errors", "dry_run"}))  # fmt: skip
     await session.commit()
@@ -90,67 +92,62 @@ async def import_units(
 # --- reading ------------------------------------------------------------------------------
 
 
-def _read_and_validate(kind: str, data: bytes) -> _Checked:
-    text = decode_text(data)
-    checked = _Checked()
-    items = _csv_items(text, checked) if kind == "csv" else _json_items(text, checked)
-    _validate(items, checked)
-    return checked
+def _items(kind: str, body: ImportBody, log: RowLog) -> Generator[tuple[int, Any]]:
+    """(row, item) of each record or array item, streamed; unreadable rows go to `log`."""
+    if kind == "json":
+        with closing(json_items(body, log)) as items:
+            yield from items
+        return
+    with closing(csv_records(body, log)) as records:
+        header = next(records, (0, []))[1]
+        if header != CSV_HEADER:
+            message = f"the header must be exactly {','.join(CSV_HEADER)}"
+            raise FileProblem("invalid_header", message)
+        for number, cells in records:
+            yield number, dict(zip(CSV_HEADER, cells, strict=True))
 
 
-def _csv_items(text: str, checked: _Checked) -> list[tuple[int, Any]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [cell.strip() for cell in next(reader, [])]
-    if header != CSV_HEADER:
-        raise FileProblem("invalid_header", f"the header must be exactly {','.join(CSV_HEADER)}")
-    items: list[tuple[int, Any]] = []
-    for number, cells in enumerate(reader, start=1):
-        cells = [cell.strip() for cell in cells]
-        if not any(cells):
-            continue
-        checked.total += 1
-        if len(cells) != len(CSV_HEADER):
-            message = f"expected {len(CSV_HEADER)} cells, found {len(cells)}"
-            checked.errors.append(row_error(number, None, "wrong_cell_count", message))
-            continue
-        items.append((number, dict(zip(CSV_HEADER, cells, strict=True))))
-    return items
+def _rows(kind: str, body: ImportBody, log: RowLog, level: str | None) -> Generator[_Row | None]:
+    """Each row (of `level`, if given) validated against `UnitCreate` (None if bad)."""
+    with closing(_items(kind, body, log)) as items:
+        for number, item in items:
+            if level is None or not isinstance(item, dict) or item.get("level") == level:
+                yield _validated(number, item, log)
 
 
-def _json_items(text: str, checked: _Checked) -> list[tuple[int, Any]]:
-    document = json_array(text, "units")
-    checked.total = len(document)
-    return list(enumerate(document, start=1))
+def _validated(number: int, item: Any, log: RowLog) -> _Row | None:
+    if not isinstance(item, dict):
+        log.add(row_error(number, None, "not_an_object", "each unit must be a JSON object"))
+        return None
+    try:
+        unit = UnitCreate.model_validate(_blank_to_none(item))
+    except ValidationError as exc:
+        for e in exc.errors():
+            log.add(_pydantic_row_error(number, e))
+        return None
+    if not unit.name:
+        log.add(row_error(number, "name", "required", "the name is empty"))
+        return None
+    return _Row(number, unit.code, unit.name, unit.level, unit.parent_code or None,
+                unit.lat, unit.lon)  # fmt: skip
 
 
-def _validate(items: list[tuple[int, Any]], checked: _Checked) -> None:
-    """Each item against `UnitCreate`; codes must be unique within the file."""
-    seen: dict[str, int] = {}
-    for number, item in items:
-        if not isinstance(item, dict):
-            message = "each unit must be a JSON object"
-            checked.errors.append(row_error(number, None, "not_an_object", message))
-            continue
-        try:
-            unit = UnitCreate.model_validate(_blank_to_none(item))
-        except ValidationError as exc:
-            checked.errors += [_pydanticrow_error(number, e) for e in exc.errors()]
-            if isinstance(item.get("code"), str):
-                checked.bad_codes.add(item["code"])
-            continue
-        if unit.code in seen:
-            message = f"code {unit.code!r} is already on row {seen[unit.code]}"
-            checked.errors.append(row_error(number, "code", "duplicate_code", message))
-            continue
-        seen[unit.code] = number
-        if not unit.name:
-            checked.errors.append(row_error(number, "name", "required", "the name is empty"))
-            checked.bad_codes.add(unit.code)
-            continue
-        parent = unit.parent_code or None
-        checked.rows.append(
-            _Row(number, unit.code, unit.name, unit.level, parent, unit.lat, unit.lon)
-        )
+def _index(kind: str, body: ImportBody) -> _Index:
+    """Pass 1: validate every row; codes must be unique within the file."""
+    index = _Index()
+    with closing(_items(kind, body, index.log)) as items:
+        for number, item in items:
+            row = _validated(number, item, index.log)
+            code = item.get("code") if isinstance(item, dict) else None
+            if row is None:
+                if isinstance(code, str):
+                    index.bad_codes.add(code)
+            elif row.code in index.codes:
+                message = f"code {row.code!r} is already on row {index.codes[row.code][0]}"
+                index.log.add(row_error(number, "code", "duplicate_code", message))
+            else:
+                index.codes[row.code] = (number, row.level)
+    return index
 
 
 def _blank_to_none(item: dict[str, Any]) -> dict[str, Any]:
@@ -158,10 +155,31 @@ def _blank_to_none(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, **blanks} if blanks else item
 
 
-def _pydanticrow_error(number: int, error: Any) -> ImportErrorPublic:
+def _pydantic_row_error(number: int, error: Any) -> ImportErrorPublic:
     loc = error.get("loc", ())
     column = str(loc[0]) if loc else None
     return row_error(number, column, str(error.get("type", "invalid")), str(error.get("msg", "")))
+
+
+async def _chunks(
+    session: AsyncSession, kind: str, body: ImportBody, index: _Index, work: Any, **kw: Any
+) -> None:
+    """Read the file again and hand `work` its valid rows (of `level`, if given) CHUNK at a
+    time; a duplicate code's later rows are left out (pass 1 refused them)."""
+    quiet = RowLog()  # pass 1 has reported every bad row already
+    with closing(_rows(kind, body, quiet, kw.get("level"))) as rows:
+        while chunk := await asyncio.to_thread(_take, rows, index):
+            await work(session, chunk, index, **kw)
+
+
+def _take(rows: Iterator[_Row | None], index: _Index) -> list[_Row]:
+    chunk: list[_Row] = []
+    for row in rows:
+        if row is not None and index.codes.get(row.code, (row.row,))[0] == row.row:
+            chunk.append(row)
+        if len(chunk) == CHUNK:
+            break
+    return chunk
 
 
 # --- checking against the database --------------------------------------------------------
@@ -180,30 +198,30 @@ async def _by_code(session: AsyncSession, codes: Sequence[str], *names: str) -> 
 
 
 async def _load_existing(session: AsyncSession, rows: Sequence[_Row]) -> dict[str, Any]:
-    """Stored units named by the file, as rows or as parents."""
+    """Stored units named by these rows, as rows or as parents."""
     codes = sorted({r.code for r in rows} | {r.parent_code for r in rows if r.parent_code})
-    names = ("id", "name", "level", "parent_id", "province_id", "lat", "lon")
-    return await _by_code(session, codes, *names)
+    return await _by_code(session, codes, *_STORED)
 
 
-def _check_against(checked: _Checked, existing: dict[str, Any]) -> list[ImportErrorPublic]:
-    """Levels never change; each parent exists (in the file or stored) at the level above."""
-    in_file = {r.code: r.level for r in checked.rows}
-    errors: list[ImportErrorPublic] = []
-    for row in checked.rows:
+async def _check(session: AsyncSession, rows: list[_Row], index: _Index) -> None:
+    """Pass 2: levels never change; each parent exists (in the file or stored) at the level
+    above. Counts what pass 3 will create, update and leave."""
+    existing = await _load_existing(session, rows)
+    for row in rows:
         stored = existing.get(row.code)
         if stored is not None and stored.level != row.level:
             message = f"{row.code!r} is a {stored.level}; a unit's level never changes"
-            errors.append(row_error(row.row, "level", "level_change", message))
-        problem = _parent_problem(row, in_file, existing, checked.bad_codes)
+            index.log.add(row_error(row.row, "level", "level_change", message))
+        problem = _parent_problem(row, index, existing)
         if problem is not None:
-            errors.append(row_error(row.row, "parent_code", *problem))
-    return errors
+            index.log.add(row_error(row.row, "parent_code", *problem))
+        if stored is None:
+            index.counts[0] += 1
+        else:
+            index.counts[1 if _differs(row, stored, existing) else 2] += 1
 
 
-def _parent_problem(
-    row: _Row, in_file: dict[str, str], existing: dict[str, Any], bad_codes: set[str]
-) -> tuple[str, str] | None:
+def _parent_problem(row: _Row, index: _Index, existing: dict[str, Any]) -> tuple[str, str] | None:
     expected = PARENT_LEVEL[row.level]
     code = row.parent_code
     if expected is None:
@@ -211,29 +229,19 @@ def _parent_problem(
     if not code:
         return "parent_required", f"a {row.level} needs a parent {expected}"
     stored = existing.get(code)
-    level = in_file.get(code) or (stored.level if stored is not None else None)
+    in_file = index.codes.get(code)
+    level = in_file[1] if in_file else (stored.level if stored is not None else None)
     if level is None:
         # A parent row that failed validation has its own error; do not report twice.
-        return None if code in bad_codes else ("parent_not_found", f"no unit has code {code!r}")
+        if code in index.bad_codes:
+            return None
+        return "parent_not_found", f"no unit has code {code!r}"
     if level != expected:
         return (
             "parent_wrong_level",
             f"{code!r} is a {level}; the parent of a {row.level} is a {expected}",
         )
     return None
-
-
-def _classify(rows: Sequence[_Row], existing: dict[str, Any]) -> tuple[list[_Row], list[_Row], int]:
-    """Rows to create, rows whose stored unit differs, and how many are already as sent."""
-    new: list[_Row] = []
-    changed: list[_Row] = []
-    for row in rows:
-        stored = existing.get(row.code)
-        if stored is None:
-            new.append(row)
-        elif _differs(row, stored, existing):
-            changed.append(row)
-    return new, changed, len(rows) - len(new) - len(changed)
 
 
 def _differs(row: _Row, stored: Any, existing: dict[str, Any]) -> bool:
@@ -248,18 +256,15 @@ def _differs(row: _Row, stored: Any, existing: dict[str, Any]) -> bool:
 # --- applying -----------------------------------------------------------------------------
 
 
-async def _apply(
-    session: AsyncSession, *, new: list[_Row], changed: list[_Row], existing: dict[str, Any]
-) -> None:
-    """Level by level (parents first): insert the new, update the changed, carry moves along."""
+async def _apply(session: AsyncSession, rows: list[_Row], index: _Index, *, level: str) -> None:
+    """Pass 3, a chunk of one level (parents are stored by now): insert the new, update the
+    changed, carry moves along."""
+    existing = await _load_existing(session, rows)
     placed = {code: (r.id, r.province_id) for code, r in existing.items()}
-    for level in LEVELS:
-        created = [r for r in new if r.level == level]
-        await _insert(session, created, placed)
-        if created and level != "village":
-            found = await _by_code(session, [r.code for r in created], "id", "province_id")
-            placed.update((code, (r.id, r.province_id)) for code, r in found.items())
-        await _update(session, [r for r in changed if r.level == level], placed, existing)
+    new = [r for r in rows if r.code not in existing]
+    changed = [r for r in rows if r.code in existing and _differs(r, existing[r.code], existing)]
+    await _insert(session, new, placed)
+    await _update(session, changed, placed, existing)
 
 
 def _columns(row: _Row, placed: dict[str, tuple[int, int | None]]) -> dict[str, Any]:
