@@ -3,10 +3,10 @@
 A NUL character (PostgreSQL refuses it) or an unpaired surrogate (no UTF-8 encoder takes
 it; a phone that cuts a note inside an emoji sends one as the JSON escape `\\ud800`)
 anywhere in a request's path parameters, query, JSON body (keys and values, at any depth)
-or form body is a 422 naming each field, so nothing is stored and nothing answers 500.
-The one rule is `criteria.text.text_problem`. Bulk imports (`…/import`) stream and check
-their own cells with the same rule; multipart and CSV bodies are theirs, so they are
-not read here.
+or form body is a 422 naming each field, so nothing is stored and nothing answers 500; a
+JSON body that is not UTF-8 at all is a 422 naming `body`. The one rule is
+`criteria.text.text_problem`. Bulk imports (`…/import`) stream and check their own cells
+with the same rule; multipart and CSV bodies are theirs, so they are not read here.
 """
 
 import json
@@ -76,7 +76,12 @@ async def _body_problems(request: Request) -> list[FieldError]:
     if media != "application/json" and not media.endswith("+json"):
         return []
     try:
-        document = json.loads(await request.body())
+        text = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        detail = f"the body is not UTF-8 (byte {exc.start})"
+        return [FieldError("body", "invalid_utf8", detail)]
+    try:
+        document = json.loads(text)
     except (ValueError, RecursionError):  # not JSON: FastAPI's own 422 says so
         return []
     return list(problems_in(document))
