@@ -8,9 +8,11 @@ import heapq
 import io
 import re
 from collections.abc import Generator, Iterator
+from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import ijson  # type: ignore[import-untyped]
 import ijson.backends.python as ijson_python  # type: ignore[import-untyped]
 from ijson import JSONError, ObjectBuilder
 
@@ -177,7 +179,7 @@ def csv_records(body: ImportBody, log: RowLog) -> Generator[tuple[int, list[str]
         while (cells := _next_record(reader, lines, number, header, log)) is not None:
             lines.record.clear()
             if number == 0:
-                header = cells
+                header = _header(cells)
                 yield 0, [cell.strip() for cell in cells]
             elif _data_row(number, cells, header, body.limits, log):
                 yield number, [cell.strip() for cell in cells]
@@ -185,6 +187,13 @@ def csv_records(body: ImportBody, log: RowLog) -> Generator[tuple[int, list[str]
     finally:
         if not text.buffer.closed:
             text.detach()  # the upload stays open for the next pass
+
+
+def _header(cells: list[str]) -> list[str]:
+    for cell in cells:
+        if _text_error(0, None, cell) is not None:
+            raise FileProblem("invalid_header", "the header contains text that cannot be stored")
+    return cells
 
 
 def _next_record(
@@ -246,24 +255,52 @@ def _long_cell(limit: int, record: str) -> int | None:
 # --- JSON ---------------------------------------------------------------------------------
 
 
-class _Utf8Reader:
-    """A binary reader that checks UTF-8 as it goes and drops a byte-order mark."""
+def _json_events(raw: IO[bytes]) -> Generator[tuple[str, str, Any]]:
+    """ijson's (prefix, event, value) events, fed chunk by chunk after a UTF-8 check (a
+    byte-order mark dropped). Pushing chunks, rather than letting ijson pull them, lets us
+    close its parser ourselves when we stop early, so it never fails later unseen."""
+    events = ijson.sendable_list()
+    parser = ijson_python.parse_coro(events, use_float=True)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    first, done = True, False
+    try:
+        while chunk := raw.read(READ_SIZE):
+            _check_utf8(decoder, chunk, final=False)
+            if first:
+                chunk, first = chunk.removeprefix(codecs.BOM_UTF8), False
+            failure = _send(parser, chunk) if chunk else None  # b"" would mean the end
+            yield from events  # those before a failure too: they locate it
+            del events[:]
+            if failure is not None:
+                raise failure
+        _check_utf8(decoder, b"", final=True)
+        done = True
+        failure = _send(parser, None)  # the end of the document: is it complete?
+        yield from events
+        if failure is not None:
+            raise failure
+    finally:
+        if not done:
+            with suppress(JSONError):
+                parser.close()
 
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.decoder = codecs.getincrementaldecoder("utf-8")()
-        self.first = True
 
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        try:
-            self.decoder.decode(data, final=not data)
-        except UnicodeDecodeError as exc:
-            raise FileProblem("invalid_encoding", f"the file is not UTF-8: {exc}") from None
-        if self.first and data:
-            self.first = False
-            return data.removeprefix(codecs.BOM_UTF8)
-        return data
+def _send(parser: Any, chunk: bytes | None) -> JSONError | None:
+    try:
+        if chunk is None:
+            parser.close()
+        else:
+            parser.send(chunk)
+    except JSONError as exc:
+        return exc
+    return None
+
+
+def _check_utf8(decoder: codecs.IncrementalDecoder, data: bytes, *, final: bool) -> None:
+    try:
+        decoder.decode(data, final=final)
+    except UnicodeDecodeError as exc:
+        raise FileProblem("invalid_encoding", f"the file is not UTF-8: {exc}") from None
 
 
 def json_items(body: ImportBody, log: RowLog, *, nested: str = "") -> Generator[tuple[int, Any]]:
@@ -271,15 +308,15 @@ def json_items(body: ImportBody, log: RowLog, *, nested: str = "") -> Generator[
     string or an unreadable number goes to `log`, named by its key (under `nested`, the key
     inside it). The pure-Python backend: yajl2_c crashes on a 4,301-digit integer and turns
     escaped lone surrogates into `?`."""
-    events = ijson_python.parse(_Utf8Reader(body.open()), use_float=True, buf_size=READ_SIZE)
     state = _JsonState(log, nested)
-    try:
-        for prefix, event, value in events:
-            item = state.feed(prefix, event, value, body.limits)
-            if item is not None:
-                yield item
-    except JSONError as exc:
-        state.fail(exc)
+    with closing(_json_events(body.open())) as events:
+        try:
+            for prefix, event, value in events:
+                item = state.feed(prefix, event, value, body.limits)
+                if item is not None:
+                    yield item
+        except JSONError as exc:
+            state.fail(exc)
     if not state.started:
         raise FileProblem("invalid_json", "the body is empty")
 
@@ -315,14 +352,15 @@ class _JsonState:
         return None
 
     def _check(self, prefix: str, event: str, value: Any) -> None:
+        if event == "map_key":  # a bad key is named by the object that holds it
+            self.path = prefix
+        if not self.bad and event in ("map_key", "string"):
+            error = _text_error(self.row, self._column(), value)
+            if error is not None:
+                self.log.add(error)
+                self.bad = True
         if event == "map_key":
             self.path = f"{prefix}.{value}"
-        if self.bad or event not in ("map_key", "string"):
-            return
-        error = _text_error(self.row, self._column(), value)
-        if error is not None:
-            self.log.add(error)
-            self.bad = True
 
     def _column(self) -> str | None:
         parts = self.path.split(".")[1:] if self.path.startswith("item.") else []
