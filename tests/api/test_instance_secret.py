@@ -24,8 +24,14 @@ OLD_SHIPPED_SECRET = "dev-insecure-secret-change-me"
 USERS = "/api/v1/users"
 
 
+@pytest.fixture(autouse=True)
+def no_configured_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SMARTVILLAGE_SECRET_KEY", raising=False)
+
+
 def demo(database_url: str) -> Settings:
-    return Settings(database_url=database_url, demo=True, secret_key=None)
+    """Demo mode with nothing but the code's defaults for the secret."""
+    return Settings(database_url=database_url, demo=True)
 
 
 def sign_in(client: TestClient, username: str) -> str:
@@ -95,7 +101,7 @@ def test_configured_secret_wins_in_demo_mode(database_url: str, db: Engine) -> N
 
 
 def test_app_without_secret_outside_demo_mode_refuses_to_start(database_url: str) -> None:
-    app = create_app(Settings(database_url=database_url, secret_key=None))
+    app = create_app(Settings(database_url=database_url))
     with pytest.raises(MissingSecret), TestClient(app):
         pass
 
@@ -105,7 +111,7 @@ def test_serve_without_secret_outside_demo_mode_exits_2_without_traceback(tmp_pa
     env["DATABASE_URL"] = f"sqlite:///{tmp_path}/never.db"
     done = subprocess.run(
         [sys.executable, "-m", "api.cli", "serve", "--no-demo", "--port", "1"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env, capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert done.returncode == 2
     assert "SMARTVILLAGE_SECRET_KEY is not set" in done.stderr
