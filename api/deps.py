@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.caller import Caller
 from api.db import get_session
-from api.hygiene import check_request
+from api.hygiene import check_body, check_params
 from api.pagination import MAX_CURSOR_LENGTH, MAX_LIMIT
 from api.policy import enforce
 from api.problems import FieldError, Unprocessable
@@ -30,9 +30,10 @@ class PolicyRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
+            check_params(request)  # text no database can store: 422 (api.hygiene)
             async with request.app.state.sessionmaker() as session:
                 request.state.caller = await enforce(request, session)
-            await check_request(request)  # text no database can store: 422 (api.hygiene)
+            await check_body(request)
             return await with_retries(lambda: handler(request))
 
         return guarded

@@ -19,7 +19,7 @@ from fastapi import Request
 from api.problems import FieldError, Unprocessable
 from criteria.text import text_problem
 
-__all__ = ["check_request", "problems_in"]
+__all__ = ["check_body", "check_params", "problems_in"]
 
 MAX_REPORTED = 10
 _MESSAGES = {
@@ -87,12 +87,23 @@ async def _body_problems(request: Request) -> list[FieldError]:
     return list(problems_in(document))
 
 
-async def check_request(request: Request) -> None:
-    """Raise a 422 naming every field (up to ten) whose text cannot be stored."""
-    errors = _pairs_problems(list(request.path_params.items()))
-    errors += _pairs_problems(request.query_params.multi_items())
-    errors += await _body_problems(request)
+def _refuse(errors: list[FieldError]) -> None:
     if errors:
         shown = errors[:MAX_REPORTED]
         names = ", ".join(dict.fromkeys(e.field for e in shown))
         raise Unprocessable(f"Some text cannot be stored: {names}.", errors=shown)
+
+
+def check_params(request: Request) -> None:
+    """422 naming every path or query parameter (up to ten) whose text cannot be stored.
+
+    Runs before the policy, which looks up the unit a path or `?unit=` names: the answer
+    depends only on the request's own characters, so it tells nothing to anyone."""
+    errors = _pairs_problems(list(request.path_params.items()))
+    _refuse(errors + _pairs_problems(request.query_params.multi_items()))
+
+
+async def check_body(request: Request) -> None:
+    """422 naming every field of a JSON or form body (up to ten) whose text cannot be
+    stored; runs after the policy, so a bad body never answers in place of a 401 or 403."""
+    _refuse(await _body_problems(request))

@@ -79,6 +79,15 @@ def test_nul_in_query_and_path_parameters(client: TestClient) -> None:
     assert refused(client.get(f"{V}/units/37%00")) == ["code"]
 
 
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [(f"{V}/submissions?unit=3%007", "unit"), (f"{V}/units/37%00/scores", "code"),
+     (f"{V}/villages/{DONG}%00/score", "village_code"), (f"{V}/audit?unit=%00", "unit")],
+)  # fmt: skip
+def test_nul_in_a_parameter_the_policy_looks_up(client: TestClient, url: str, field: str) -> None:
+    assert refused(client.get(url)) == [field]
+
+
 def test_nul_in_review_comment(client: TestClient, reviewer: dict[str, str]) -> None:
     assert put_values(client, DONG, "2026Q1", ha_nam_values()).status_code == 201
     response = send_json(client, "POST", f"{URL}/return", {"comment": "x\x00"}, headers=reviewer)
