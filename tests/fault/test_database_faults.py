@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -26,6 +27,7 @@ from tests.fault.load import Load, bad_answers, first_success_after, summary, ti
 from tests.served import served, wait_until_up
 
 SERVE_ENV = {"SMARTVILLAGE_RATE_LIMIT": "1000000", "SMARTVILLAGE_LOG_LEVEL": "WARNING"}
+QUIET_ENV = {**SERVE_ENV, "SMARTVILLAGE_RATE_LIMIT": "0"}
 RECOVERY_SECONDS = 5.0
 
 
@@ -144,3 +146,22 @@ def test_request_blocked_by_lock_answers_503_at_statement_timeout(
     assert response.headers["content-type"] == "application/problem+json"
     assert elapsed < 3
     assert after.status_code == 200
+
+
+def test_quiet_restart_does_not_fail_the_next_requests(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.start()
+    token = prepare(cluster.url)
+    with (
+        # No rate limiter: its own query would meet the stale connection first.
+        served(cluster.url, workers=2, env=QUIET_ENV, log=tmp_path / "serve.log") as base,
+        httpx.Client(base_url=base, headers=bearer(token), timeout=15) as client,
+    ):
+        # Warm both workers' pools, then restart the database while nobody asks anything.
+        warm = [client.get("/api/v1/units").status_code for _ in range(20)]
+        cluster.stop("fast")
+        cluster.start()
+        cluster.wait_ready()
+        after = [client.get("/api/v1/units").status_code for _ in range(20)]
+    report("statuses after a quiet restart", dict(Counter(after)))
+    assert set(warm) == {200}
+    assert set(after) == {200}, "a stale pooled connection reached a request (pre-ping?)"
