@@ -80,10 +80,16 @@ _CONVERTERS: dict[type, Callable[[object], Any]] = {
 }
 
 
-def decode_cursor(token: str | None, *, fields: Mapping[str, CursorType]) -> dict[str, Any] | None:
+def decode_cursor(
+    token: str | None,
+    *,
+    fields: Mapping[str, CursorType],
+    valid: Callable[[dict[str, Any]], bool] | None = None,
+) -> dict[str, Any] | None:
     """Unpack a cursor into `fields` (name → int, str, datetime or Decimal), refusing
     anything this API did not make (400 naming `cursor`): wrong keys, wrong types, ints
-    outside the database's INTEGER, texts over 200 characters, times without an offset."""
+    outside the database's INTEGER, texts over 200 characters, times without an offset, or
+    values `valid` (a list's own last check, e.g. a score within 0-100) turns down."""
     if not token:
         return None
     try:
@@ -91,12 +97,15 @@ def decode_cursor(token: str | None, *, fields: Mapping[str, CursorType]) -> dic
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(key, dict) or set(key) != set(fields):
             raise ValueError("not this list's keys")
-        return {name: _CONVERTERS[kind](key[name]) for name, kind in fields.items()}
+        values = {name: _CONVERTERS[kind](key[name]) for name, kind in fields.items()}
+        if valid is not None and not valid(values):
+            raise ValueError("not a value this list produced")
     except (ValueError, ArithmeticError, RecursionError):  # InvalidOperation, OverflowError
         raise BadRequest(
             _INVALID,
             errors=[FieldError("cursor", "invalid_cursor", "not a cursor this list produced")],
         ) from None
+    return values
 
 
 def page_of(rows: Sequence[Any], limit: int, key: Callable[[Any], dict[str, Any]]) -> Page[Any]:

@@ -47,6 +47,14 @@ async def latest_period(session: AsyncSession, *, unit: Unit, caller: Caller) ->
     return str(period)
 
 
+_CURSOR = {"s": Decimal, "c": str, "n": int, "p": str}
+
+
+def _cursor_valid(key: dict[str, Any]) -> bool:
+    """A score as stored (0-100, NUMERIC(4, 1)) and a rank offset of at least 0."""
+    return bool(0 <= key["s"] <= 100 and key["n"] >= 0)
+
+
 def _after(sort: Sort, key: dict[str, Any]) -> Any:
     code = key["c"]
     if sort == "village_code":
@@ -76,7 +84,7 @@ async def ranking(
     cursor: str | None,
 ) -> Page[RankingItem]:
     """Villages under `unit` with a score for the period, ranked; `rank` is 1-based."""
-    key = decode_cursor(cursor, fields={"s": Decimal, "c": str, "n": int, "p": str})
+    key = decode_cursor(cursor, fields=_CURSOR, valid=_cursor_valid)
     wanted = str(period) if period else (key["p"] if key else None)
     wanted = wanted or await latest_period(session, unit=unit, caller=caller)
     village, commune = aliased(Unit), aliased(Unit)

@@ -153,6 +153,8 @@ WRONG_TYPES: dict[str, tuple[str, dict[str, Any]]] = {
     "revisions": (f"{URL}/revisions", {"revision": "2"}),
     "ranking": (f"{V}/units/37/scores", {"s": "NaN", "c": "x", "n": 0, "p": "2026Q1"}),
     "ranking-n": (f"{V}/units/37/scores", {"s": "1", "c": "x", "n": True, "p": "2026Q1"}),
+    "ranking-s-range": (f"{V}/units/37/scores", {"s": "1e9", "c": "x", "n": 0, "p": "2026Q1"}),
+    "ranking-n-range": (f"{V}/units/37/scores", {"s": "50", "c": "x", "n": -1, "p": "2026Q1"}),
     "trend": (f"{V}/villages/{DONG}/scores", {"period": 2026}),
 }
 
