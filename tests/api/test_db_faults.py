@@ -1,5 +1,6 @@
 """The database failing (SPEC §9): 503 problem+json with Retry-After, never a 500 or a hang."""
 
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -82,9 +83,8 @@ def test_other_errors_are_not_unavailable() -> None:
 
 
 def _app_at(database_url: str, **settings: Any) -> FastAPI:
-    return create_app(
-        Settings(database_url=database_url, secret_key=TEST_SECRET, connect_timeout=1, **settings)
-    )
+    options = {"secret_key": TEST_SECRET, "connect_timeout": 1, **settings}
+    return create_app(Settings(database_url=database_url, **options))
 
 
 @pytest.fixture(
@@ -142,5 +142,20 @@ def test_write_blocked_by_lock_returns_503_after_statement_timeout(
         response = client.post(f"{V}/units", json=NEW_PROVINCE)
         elapsed = time.monotonic() - started
         locker.rollback()
+    assert_unavailable(response)
+    assert elapsed < 4, f"answered after {elapsed:.1f} s"
+
+
+def test_readyz_with_silent_database_answers_503_within_its_timeout() -> None:
+    # A listener that never answers: connecting would wait for the whole connect timeout.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        app = _app_at(f"postgresql://postgres@127.0.0.1:{port}/x", connect_timeout=30)
+        with TestClient(app) as client:
+            started = time.monotonic()
+            response = client.get("/readyz")
+            elapsed = time.monotonic() - started
     assert_unavailable(response)
     assert elapsed < 4, f"answered after {elapsed:.1f} s"
