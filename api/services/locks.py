@@ -13,6 +13,7 @@ transaction and holds the lock) makes every later read in the transaction curren
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models.submissions import Submission
 
@@ -39,7 +40,7 @@ async def lock_submission(
     the scoring lock must be held, so a concurrent first PUT waits or conflicts)."""
     stmt = (
         select(Submission)
-        .where(Submission.village_id == village_id, Submission.period == period)
+        .where(col(Submission.village_id) == village_id, col(Submission.period) == period)
         .with_for_update()
         .execution_options(populate_existing=True)
     )

@@ -24,12 +24,17 @@ COUNTERS = (
 )  # fmt: skip
 
 
+FACTS = ScoreIndicator.__table__  # type: ignore[attr-defined]
+SCORES = Score.__table__  # type: ignore[attr-defined]
+
+
 def _sums(sign: int) -> list[Any]:
     """The counters of a group of facts, multiplied by `sign` (+1 add, -1 remove)."""
-    si = ScoreIndicator
+    si = FACTS.c
+    is_approved = SCORES.c.submission_status == "approved"
     passed = cast(si.passed, Integer)
-    approved = case((Score.submission_status == "approved", 1), else_=0)
-    approved_value = case((Score.submission_status == "approved", si.value), else_=0)
+    approved = case((is_approved, 1), else_=0)
+    approved_value = case((is_approved, si.value), else_=0)
     factor = literal(sign)
     return [
         factor * func.count(),
@@ -42,10 +47,10 @@ def _sums(sign: int) -> list[Any]:
 
 
 def _grouped(where: Any, sign: int) -> Any:
-    si = ScoreIndicator
+    si = FACTS.c
     return (
         select(si.commune_id, si.period, si.indicator_code, func.min(si.province_id), *_sums(sign))
-        .join(Score, Score.submission_id == si.submission_id)
+        .join(SCORES, SCORES.c.submission_id == si.submission_id)
         .where(where)
         .group_by(si.commune_id, si.period, si.indicator_code)
         .order_by(si.commune_id, si.period, si.indicator_code)  # the lock order of step 4
@@ -64,7 +69,7 @@ async def add_facts(session: AsyncSession, submission_ids: Sequence[int], *, sig
     ids = sorted(set(submission_ids))
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        where = ScoreIndicator.submission_id.in_(chunk)  # type: ignore[attr-defined]
+        where = FACTS.c.submission_id.in_(chunk)
         stmt = _insert_for(dialect).from_select(columns, _grouped(where, sign))
         stmt = stmt.on_conflict_do_update(
             index_elements=list(KEY),
@@ -92,9 +97,10 @@ async def refresh(session: AsyncSession, pairs: Iterable[tuple[int, str]]) -> No
 async def refresh_communes(session: AsyncSession, commune_ids: Iterable[int]) -> None:
     """Recompute every period of these communes (after villages move between communes)."""
     ids = sorted(set(commune_ids))
-    stmt = select(Score.commune_id, Score.period).where(Score.commune_id.in_(ids)).distinct()  # type: ignore[attr-defined]
-    stored = select(IndicatorRollup.commune_id, IndicatorRollup.period).where(
-        IndicatorRollup.commune_id.in_(ids)  # type: ignore[attr-defined]
+    scores, stored_rollups = SCORES.c, ROLLUP.c
+    stmt = select(scores.commune_id, scores.period).where(scores.commune_id.in_(ids)).distinct()
+    stored = select(stored_rollups.commune_id, stored_rollups.period).where(
+        stored_rollups.commune_id.in_(ids)
     )
     pairs = {(c, p) for c, p in (await session.execute(stmt)).all()}
     pairs |= {(c, p) for c, p in (await session.execute(stored)).all()}
