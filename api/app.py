@@ -16,6 +16,7 @@ from api.observability import ObservabilityMiddleware, configure_logging
 from api.rate_limit import RateLimitMiddleware
 from api.request_id import RequestIdMiddleware
 from api.routers import health, metrics, v1_router
+from api.services.instance import with_token_secret
 from api.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -43,25 +44,26 @@ def _problem_only_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Engine and sessions for the app's settings; the token secret resolved (SPEC §9)."""
+    settings: Settings = app.state.settings
+    configure_logging(settings)
+    engine = engine_for(settings)
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    try:
+        # Requests read the secret from app.state.settings: demo's lives in the database.
+        app.state.settings = await with_token_secret(settings, app.state.sessionmaker)
+        yield
+    finally:
+        app.state.settings = settings
+        await engine.dispose()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API for `settings` (default: from the environment); nothing connects yet."""
     settings = settings or get_settings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from api.services.instance import with_token_secret
-
-        configure_logging(settings)
-        engine = engine_for(settings)
-        app.state.engine = engine
-        app.state.sessionmaker = make_sessionmaker(engine)
-        try:
-            # Requests read the secret from app.state.settings: demo's lives in the database.
-            app.state.settings = await with_token_secret(settings, app.state.sessionmaker)
-            yield
-        finally:
-            await engine.dispose()
-
     app = FastAPI(
         title="Smart-village criteria API",
         version="1.0.0",
