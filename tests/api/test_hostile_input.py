@@ -2,6 +2,7 @@
 of RTL and combining marks, numbers beyond what the database stores, NaN-ish strings.
 Each must get a 4xx problem+json (never a 5xx) and store nothing."""
 
+import base64
 import copy
 import json
 from collections.abc import Callable
@@ -201,6 +202,40 @@ def test_sign_in(app: Any, db: Engine, field: str, value: str) -> None:
         )
     assert_refused(db, before, response)
     assert response.status_code == 422
+
+
+JSON_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | _poisoned() | CARRIER
+    | st.builds(lambda c: c * 300, st.sampled_from("aĐ"))
+    | st.sampled_from(["2026-01-01T00:00:00+07:00", "0001-01-01T00:00:00+05:00", "1e9", "NaN"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(CARRIER, inner, max_size=3),
+    max_leaves=5,
+)  # fmt: skip
+LISTS = {
+    f"{V}/units": ("code",),
+    f"{V}/criteria-sets": ("code",),
+    f"{V}/audit": ("id",),
+    f"{V}/api-keys": ("id",),
+    f"{V}/users": ("username",),
+    f"{V}/submissions": ("at", "id"),
+    f"{URL}/revisions": ("revision",),
+    f"{V}/units/37/scores": ("s", "c", "n", "p"),
+    f"{V}/villages/{DONG}/scores": ("period",),
+}
+
+
+@HOSTILE
+@given(url=st.sampled_from(sorted(LISTS)), data=st.data())
+@pytest.mark.usefixtures("submitted")
+def test_forged_cursors(client: TestClient, url: str, data: st.DataObject) -> None:
+    """Right keys, any JSON values: the page or a 400, never a 5xx."""
+    key = {name: data.draw(JSON_VALUE, label=name) for name in LISTS[url]}
+    raw = json.dumps(key).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = client.get(url, params={"cursor": cursor})
+    assert response.status_code in (200, 400, 422), (response.status_code, response.text[:300])
+    if response.status_code != 200:
+        assert response.headers["content-type"] == PROBLEM
 
 
 def test_every_write_route_is_covered(app: Any) -> None:
