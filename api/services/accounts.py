@@ -37,7 +37,8 @@ async def _serialise_sign_ins(session: AsyncSession, *, username: str, address: 
 async def _reserve_attempt(
     session: AsyncSession, *, username: str, address: str, settings: Settings
 ) -> None:
-    """Record the attempt as a failure before the password is checked, or 429 if over a limit.
+    """Record the attempt as a failure (not yet committed) before the password is checked,
+    or roll back and 429 when that makes one count pass its limit.
 
     Counting the reservation itself, under a lock per username and address, means parallel
     guesses cannot check more passwords than the limits allow.
@@ -63,7 +64,6 @@ async def _reserve_attempt(
                 f"Too many failed sign-ins for {whom}; try again later.",
                 headers={"Retry-After": _retry_after(oldest, window_start)},
             )
-    await session.commit()
 
 
 async def sign_in(
@@ -72,13 +72,15 @@ async def sign_in(
     """A bearer token for valid credentials; 401 otherwise, 429 after repeated failures.
 
     Two commits on purpose: the reservation must be visible to parallel sign-ins before the
-    (slow) password check; success then removes this username's failures from this address.
+    (slow, queued) password check, which holds no database connection; success then removes
+    this username's failures from this address.
     """
     name = nfc(username).lower()
     await _reserve_attempt(session, username=name, address=address, settings=settings)
     user = (
         await session.execute(select(UserAccount).where(col(UserAccount.username) == name))
     ).scalar_one_or_none()
+    await session.commit()
     ok = await security.verify_password_async(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
         raise Unauthorized("Wrong username or password.", headers={"WWW-Authenticate": "Bearer"})
