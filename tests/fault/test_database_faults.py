@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 
 from api.db import make_sync_engine
 from api.migrate import upgrade
@@ -52,10 +52,33 @@ def prepare(url: str) -> str:
     return token
 
 
-def stored_notes(engine: Engine) -> set[str]:
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT note FROM submission_revision WHERE note IS NOT NULL"))
-        return {row[0] for row in rows}
+def stored_notes(url: str) -> set[str]:
+    """The notes of every submission revision in the database: what was really committed."""
+    engine = make_sync_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT note FROM submission_revision WHERE note IS NOT NULL"))
+            return {row[0] for row in rows}
+    finally:
+        engine.dispose()
+
+
+def run_outage(cluster: Cluster, load: Load) -> tuple[float, float]:
+    """Traffic for 6 s, PostgreSQL stopped for 8 s, then 8 s more; (stopped_at, ready_at)."""
+    driver = threading.Thread(target=load.run)
+    driver.start()
+    try:
+        time.sleep(6)
+        stopped_at = time.monotonic()
+        cluster.stop("fast")
+        time.sleep(8)
+        cluster.start()
+        ready_at = cluster.wait_ready()
+        time.sleep(8)
+    finally:
+        load.stop()
+        driver.join(timeout=60)
+    return stopped_at, ready_at
 
 
 def test_outage_answers_503_and_recovers_without_losing_writes(
@@ -65,37 +88,20 @@ def test_outage_answers_503_and_recovers_without_losing_writes(
     token = prepare(cluster.url)
     with served(cluster.url, workers=2, env=SERVE_ENV, log=tmp_path / "serve.log") as base:
         load = Load(base, bearer(token), rate=20.0)
-        driver = threading.Thread(target=load.run)
-        driver.start()
-        try:
-            time.sleep(6)
-            stopped_at = time.monotonic()
-            cluster.stop("fast")
-            time.sleep(8)
-            cluster.start()
-            ready_at = cluster.wait_ready()
-            time.sleep(8)
-        finally:
-            load.stop()
-            driver.join(timeout=60)
+        stopped_at, ready_at = run_outage(cluster, load)
     answers = load.answers
     recovered = first_success_after(answers, ready_at)
     late_503 = [a for a in answers if a.status == 503 and a.sent > ready_at + RECOVERY_SECONDS]
     during = [a for a in answers if stopped_at <= a.sent <= ready_at]
-    engine = make_sync_engine(cluster.url)
-    try:
-        lost = {a.note for a in answers if a.kind == "put" and 200 <= a.status < 300} - (
-            stored_notes(engine)
-        )
-    finally:
-        engine.dispose()
+    acknowledged = {a.note for a in answers if a.kind == "put" and 200 <= a.status < 300}
+    lost = acknowledged - stored_notes(cluster.url)
     report("whole run", summary(answers))
     report("sent while the database was down or starting", summary(during))
+    report("database ready, s after the stop", round(ready_at - stopped_at, 2))
     recovery = None if recovered is None else round(recovered - ready_at, 2)
     report("recovery (first 2xx after pg_isready said ready), s", recovery)
-    report("acknowledged writes missing afterwards", len(lost))
+    report(f"acknowledged writes ({len(acknowledged)}) missing afterwards", len(lost))
     report("per second since the stop (by send time)", timeline(answers, stopped_at))
-    report("database ready, s after the stop", round(ready_at - stopped_at, 2))
     assert not bad_answers(answers), bad_answers(answers)[:5]
     assert any(a.status == 503 for a in during), "the outage was not seen"
     assert recovered is not None
