@@ -141,6 +141,20 @@ def _wait_for_database(settings: Settings) -> None:
         time.sleep(1.0)
 
 
+def _migrate_when_reachable(settings: Settings) -> None:
+    """Wait for the database and migrate it; if it goes away meanwhile, wait again."""
+    from sqlalchemy.exc import OperationalError
+
+    while True:
+        _wait_for_database(settings)
+        try:
+            migrate.upgrade(settings.database_url)
+            return
+        except OperationalError as exc:
+            reason = (str(exc.orig).strip().splitlines() or [""])[0]
+            print(f"the database went away while migrating ({reason}); waiting", flush=True)
+
+
 def _demo_settings(settings: Settings, demo: bool) -> Settings:
     if not demo:
         return settings
@@ -162,10 +176,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: {MissingSecret()}", file=sys.stderr)
         return 2
     try:
-        _wait_for_database(settings)
+        _migrate_when_reachable(settings)
     except KeyboardInterrupt:
         return 130
-    migrate.upgrade(settings.database_url)
     print(f"database: {_safe_url(settings)} (migrated)", flush=True)
     if not args.no_demo:
         _load_demo_if_empty(settings)

@@ -1,11 +1,18 @@
 """Run Alembic migrations from code (CLI, tests, bench) with the project's own config."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
+
+from api.db import make_sync_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# Any fixed 64-bit number: the PostgreSQL advisory lock that serialises migrators.
+MIGRATION_LOCK_KEY = 0x5356_4D49_4752
 
 
 def alembic_config(url: str) -> Config:
@@ -16,11 +23,33 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+@contextmanager
+def _one_migrator_at_a_time(url: str) -> Iterator[None]:
+    """On PostgreSQL, hold an advisory lock: replicas starting together migrate in turn."""
+    engine = make_sync_engine(url)
+    try:
+        if engine.dialect.name != "postgresql":
+            yield
+            return
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                conn.commit()
+    finally:
+        engine.dispose()
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at `url` up to `revision`."""
-    command.upgrade(alembic_config(url), revision)
+    with _one_migrator_at_a_time(url):
+        command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str = "base") -> None:
     """Migrate the database at `url` down to `revision`."""
-    command.downgrade(alembic_config(url), revision)
+    with _one_migrator_at_a_time(url):
+        command.downgrade(alembic_config(url), revision)

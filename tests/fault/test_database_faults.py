@@ -171,3 +171,21 @@ def test_quiet_restart_does_not_fail_the_next_requests(cluster: Cluster, tmp_pat
     report("statuses after a quiet restart", dict(Counter(after)))
     assert set(warm) == {200}
     assert set(after) == {200}, "a stale pooled connection reached a request (pre-ping?)"
+
+
+def test_replicas_migrating_at_once_both_succeed(cluster: Cluster) -> None:
+    cluster.start()
+    env = {**os.environ, "DATABASE_URL": cluster.url}
+    command = [sys.executable, "-m", "api.cli", "migrate"]
+    migrators = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for _ in range(3)
+    ]
+    outputs = []
+    for proc in migrators:
+        try:
+            out, _ = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
+        outputs.append((proc.returncode, out.decode()[-500:]))
+    assert all(code == 0 for code, _ in outputs), outputs
