@@ -24,8 +24,12 @@ async def _spooled(request: Request) -> IO[bytes]:
     """The body chunk by chunk into a spooled file (its size is bounded by the limits
     middleware, which counts the bytes as they arrive)."""
     spool: IO[bytes] = SpooledTemporaryFile(max_size=SPOOL_SIZE)  # noqa: SIM115 (closed by caller)
-    async for chunk in request.stream():
-        spool.write(chunk)
+    try:
+        async for chunk in request.stream():
+            spool.write(chunk)
+    except BaseException:  # a body over the limit (413), a disconnect
+        spool.close()
+        raise
     return spool
 
 

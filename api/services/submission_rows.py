@@ -19,7 +19,7 @@ from api.services.import_common import (
 )
 from api.services.versions import ActiveVersion
 
-CHUNK = 500
+CHUNK = 2000
 _INTEGER = re.compile(r"-?[0-9]+")
 
 

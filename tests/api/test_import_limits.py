@@ -255,3 +255,29 @@ def _between_validation_and_lock(
 def _import_events(client: TestClient, village: str) -> list[dict[str, Any]]:
     events = client.get(f"{V}/audit", params={"unit": village}).json()["items"]
     return [e for e in events if e["action"] == "submission.import"]
+
+
+class TestStreamedBody:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"max_import": 64 * 1024})
+
+    def test_chunked_body_over_import_limit_returns_413_and_stores_nothing(self, client):
+        def chunks() -> Any:
+            yield UNIT_HEADER.encode()
+            for n in range(5000):
+                yield f"V{n},Thôn {n},village,13500,,\n".encode()
+
+        response = client.post(UNITS, content=chunks(), headers={"Content-Type": "text/csv"})
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+        _no_units(client)
+
+    def test_chunked_body_under_import_limit_is_imported(self, client: TestClient):
+        def chunks() -> Any:
+            yield UNIT_HEADER.encode()
+            yield "35,Hà Nam,province,,,\n".encode()
+
+        response = client.post(UNITS, content=chunks(), headers={"Content-Type": "text/csv"})
+        assert response.status_code == 200, response.text
+        assert response.json()["created"] == 1
