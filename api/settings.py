@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     csv_max_field: int = 131_072
     csv_max_rows: int = 200_000
     idempotency_hours: int = 24
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        # `SMARTVILLAGE_SECRET_KEY=` (empty) must not sign tokens with an empty key.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     def signing_secret(self) -> str:
         """The token-signing secret, once resolved (the app's lifespan does it; SPEC §9)."""

@@ -117,3 +117,11 @@ def test_serve_without_secret_outside_demo_mode_exits_2_without_traceback(tmp_pa
     assert "SMARTVILLAGE_SECRET_KEY is not set" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "never.db").exists()
+
+
+@pytest.mark.parametrize("value", ["", "   "], ids=["empty", "blank"])
+def test_blank_secret_from_environment_counts_as_unset(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("SMARTVILLAGE_SECRET_KEY", value)
+    assert Settings().secret_key is None
