@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import V, ha_nam_values, put_values, reference_document
+from tests.api.conftest import V, ha_nam_values, publish, put_values, reference_document
 
 pytestmark = pytest.mark.usefixtures("tree", "reference")
 PROBLEM = "application/problem+json"
@@ -118,9 +118,15 @@ def test_huge_float_measure_is_422(client: TestClient) -> None:
 
 
 def test_ratio_beyond_bound_is_422(client: TestClient) -> None:
-    values = ha_nam_values() | {"households_with_fibre": 10**9, "households_total": 1}
+    document = reference_document() | {"version": 2}
+    fibre = next(m for m in document["measures"] if m["code"] == "households_with_fibre")
+    del fibre["max_ref"]  # nothing but the ratio bound stops 10^9 fibre homes out of 5
+    publish(client, document)
+    values = {"households_with_fibre": 10**9, "households_total": 5}  # 2 × 10^10 percent
     response = put_values(client, DONG, "2026Q1", values)
-    assert "values.households_with_fibre" in refused(response)
+    assert refused(response) == ["values.households_with_fibre"]
+    assert response.json()["errors"][0]["code"] == "ratio_out_of_range"
+    assert client.get(URL).status_code == 404
 
 
 def test_criteria_set_version_of_2_31_is_422(client: TestClient) -> None:
