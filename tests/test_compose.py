@@ -120,6 +120,16 @@ def test_api_secret_key_is_required_from_environment(services: dict[str, Any]) -
     assert re.fullmatch(r"\$\{SMARTVILLAGE_SECRET_KEY:?\?[^}]*\}", value), value
 
 
+def test_no_token_secret_ships_with_the_deployment_files(services: dict[str, Any]) -> None:
+    # SPEC §9: the signing secret is never a value shipped with the code or its images.
+    for path in (COMPOSE_FILE, DOCKERFILE):
+        text = path.read_text(encoding="utf-8")
+        assert "dev-insecure" not in text
+        assert not re.search(r"SMARTVILLAGE_SECRET_KEY[=:]\s*['\"]?[A-Za-z0-9_-]{8,}", text), path
+    for keyword, rest in _dockerfile_instructions():
+        assert keyword not in ("ENV", "ARG") or "SECRET" not in rest, rest
+
+
 def test_api_publishes_port_8000(services: dict[str, Any]) -> None:
     container_ports = []
     for port in services["api"]["ports"]:

@@ -125,3 +125,7 @@ def test_blank_secret_from_environment_counts_as_unset(
 ) -> None:
     monkeypatch.setenv("SMARTVILLAGE_SECRET_KEY", value)
     assert Settings().secret_key is None
+
+
+def test_code_ships_no_default_secret() -> None:
+    assert Settings.model_fields["secret_key"].default is None
