@@ -73,7 +73,7 @@ async def list_events(
         since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
         stmt = stmt.where(AuditEvent.at >= since)
     if key:
-        stmt = stmt.where(AuditEvent.id < key["id"])  # type: ignore[operator]
+        stmt = stmt.where(AuditEvent.id < key["id"])
     rows = [AuditPublic.model_validate(r, from_attributes=True)
             for r in (await session.execute(stmt)).scalars()]  # fmt: skip
     return page_of(rows, limit, lambda e: {"id": e.id})
