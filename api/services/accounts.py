@@ -117,7 +117,7 @@ async def _unit_for_role(session: AsyncSession, body: UserCreate) -> Unit | None
             raise _bad_unit("an admin has no unit")
         return None
     unit = (
-        await session.execute(select(Unit).where(Unit.code == body.unit_code))
+        await session.execute(select(Unit).where(col(Unit.code) == body.unit_code))
     ).scalar_one_or_none()
     if unit is None or unit.level not in levels:
         raise _bad_unit(f"a {body.role} needs the code of a {' or '.join(levels)}")
@@ -133,7 +133,9 @@ def _bad_unit(detail: str) -> Unprocessable:
 async def create_user(session: AsyncSession, *, body: UserCreate, actor: Caller) -> UserPublic:
     """Create an account (password stored as an argon2id hash only)."""
     unit = await _unit_for_role(session, body)
-    taken = await session.scalar(select(func.count()).where(UserAccount.username == body.username))
+    taken = await session.scalar(
+        select(func.count()).where(col(UserAccount.username) == body.username)
+    )
     if taken:
         raise Conflict(
             f"The username {body.username!r} is taken.",
