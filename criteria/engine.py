@@ -302,6 +302,7 @@ class ScoringPlan:
 def _indicator_plan(
     criterion: Criterion, indicator: Indicator, measure_types: Mapping[str, str]
 ) -> IndicatorPlan:
+    """The plan that fits the indicator's kind and its measure's type."""
     if indicator.kind == "ratio":
         return RatioPlan(criterion, indicator)
     measure_type = measure_types[str(indicator.measure)]

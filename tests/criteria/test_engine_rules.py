@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from criteria.engine import Gap, score
+from criteria.engine import Gap, plan_for, score
 from tests.criteria.factories import RATIO_MEASURES, make_doc, measure, ratio, value
 
 MEASURES = [
@@ -150,3 +150,14 @@ def test_score_not_applicable_mandatory_is_left_out_of_weights() -> None:
     )
     village = score(doc, {"total": 0, "part": 0, "count": 3})
     assert (village.status, village.score) == ("met", Decimal("75.0"))
+
+
+def test_plan_for_same_document_gives_one_plan_and_another_document_its_own() -> None:
+    first = make_doc(MEASURES, [value("c", "count", ">=", 4)])
+    second = make_doc(MEASURES, [value("c", "count", ">=", 2)])
+    assert plan_for(first) is plan_for(first)
+    assert plan_for(second) is not plan_for(first)
+    assert [score(doc, {"count": 3}).indicators[0].passed for doc in (first, second)] == [
+        False,
+        True,
+    ]
