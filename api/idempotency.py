@@ -95,14 +95,9 @@ class Capture:
         """Send what was held back; later messages go straight through."""
         self.passed_through = True
         if self.start is not None:
+            body = {"type": "http.response.body", "body": b"".join(self.chunks)}
             await self.send(self.start)
-            await self.send(
-                {
-                    "type": "http.response.body",
-                    "body": b"".join(self.chunks),
-                    "more_body": more_body,
-                }
-            )
+            await self.send(body | {"more_body": more_body})
 
     def answer(self) -> Answer | None:
         if self.passed_through or self.start is None:
@@ -172,8 +167,8 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, capture)
         except BaseException:
             await _forget(engine, record_id)
-            if not capture.passed_through:
-                await capture.release()
+            if not capture.passed_through and capture.start is not None:
+                await capture.release(more_body=True)  # cut short: the server aborts it
             raise
         answer = capture.answer()
         if answer is not None and is_storable(answer):

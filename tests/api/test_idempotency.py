@@ -18,7 +18,7 @@ from api.services import submissions as submission_service
 from api.settings import Settings
 from models.base import utcnow
 from models.operations import IdempotencyRecord
-from tests.accounts import bearer, make_user
+from tests.accounts import TEST_PASSWORD, bearer, make_user
 from tests.api.conftest import V, ha_nam_values, put_values
 
 pytestmark = pytest.mark.usefixtures("tree", "reference")
@@ -253,9 +253,13 @@ async def test_duplicate_while_first_runs_returns_409(
         httpx.AsyncClient(transport=transport, base_url="http://test") as http,
     ):
         first = asyncio.create_task(http.post(f"{URL}/approve", json={}, headers=headers))
-        await asyncio.wait_for(started.wait(), 10)
-        duplicate = await http.post(f"{URL}/approve", json={}, headers=headers)
-        release.set()
+        try:
+            await asyncio.wait_for(started.wait(), 10)
+            duplicate = await asyncio.wait_for(
+                http.post(f"{URL}/approve", json={}, headers=headers), 10
+            )
+        finally:
+            release.set()
         answered = await first
         again = await http.post(f"{URL}/approve", json={}, headers=headers)
     assert duplicate.status_code == 409
@@ -264,3 +268,14 @@ async def test_duplicate_while_first_runs_returns_409(
     assert answered.status_code == 200
     assert again.content == answered.content
     assert again.headers["idempotent-replayed"] == "true"
+
+
+def test_token_answers_are_never_stored(client: TestClient, db: Engine) -> None:
+    make_user(db, "signer", "reviewer", "37")
+    form = {"username": "signer", "password": TEST_PASSWORD}
+    for _ in range(2):
+        response = client.post(f"{V}/auth/token", data=form, headers=_key("sign-in"))
+        assert response.status_code == 200, response.text
+        assert "idempotent-replayed" not in response.headers
+    with db.connect() as conn:
+        assert conn.execute(select(RECORD.c.id)).all() == []

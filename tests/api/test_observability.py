@@ -124,7 +124,7 @@ def test_served_app_logs_json_lines_only_ours_for_requests(
         assert response.status_code == 200
         assert httpx.get(f"{base_url}/metrics").status_code == 200
     lines = log.read_text().splitlines()
-    assert not [line for line in lines if '"GET /api/v1/units HTTP/1.1"' in line]  # uvicorn's
+    assert not [line for line in lines if "GET /api/v1/units HTTP/1.1" in line]  # uvicorn's
     ours = [json.loads(line) for line in lines if '"smartvillage.access"' in line]
     units = [line for line in ours if line["route"] == "/api/v1/units"]
     assert len(units) == 1
@@ -133,3 +133,16 @@ def test_served_app_logs_json_lines_only_ours_for_requests(
     started = [line for line in lines if "Application startup complete" in line]
     assert started
     assert json.loads(started[-1])["logger"] == "uvicorn.error"
+
+
+def test_served_workers_share_counts_in_multiprocess_mode(
+    database_url: str, db: Engine, tmp_path: Path
+) -> None:
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    with served(database_url, workers=2, env=env) as base_url:
+        for _ in range(20):  # a connection each, so that both workers answer some
+            assert httpx.get(f"{base_url}/healthz").status_code == 200
+        scrapes = [httpx.get(f"{base_url}/metrics").text for _ in range(6)]
+    route = r'method="GET",route="/healthz",status="200"'
+    counts = [float(re.findall(r"_requests_total\{" + route + r"\} (\S+)", t)[0]) for t in scrapes]
+    assert min(counts) >= 20  # whichever worker answers, it reports both workers' requests
