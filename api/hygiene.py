@@ -73,8 +73,8 @@ async def _body_problems(request: Request) -> list[FieldError]:
     if media == "application/x-www-form-urlencoded":
         body = (await request.body()).decode("utf-8", "replace")
         return _pairs_problems(parse_qsl(body, keep_blank_values=True, errors="replace"))
-    if media != "application/json" and not media.endswith("+json"):
-        return []
+    if media and media != "application/json" and not media.endswith("+json"):
+        return []  # FastAPI reads a body without a content type as JSON, so this does too
     try:
         text = (await request.body()).decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -55,6 +55,15 @@ def test_lone_surrogate_in_note_is_422_and_nothing_stored(client: TestClient) ->
     assert client.get(URL).status_code == 404
 
 
+@pytest.mark.parametrize("media", [None, "application/json; charset=utf-8", "text/x+json"])
+def test_bad_text_in_json_under_any_content_type_fastapi_parses(
+    client: TestClient, media: str | None
+) -> None:
+    headers = {"content-type": media} if media else {}
+    body = json.dumps({"values": {}, "note": "\x00"}).encode()
+    assert refused(client.put(URL, content=body, headers=headers)) == ["note"]
+
+
 def test_nul_in_evidence_names_the_item(client: TestClient) -> None:
     body = {"values": ha_nam_values(), "evidence": ["https://a.vn/x", "https://a.vn/\x00"]}
     assert refused(send_json(client, "PUT", URL, body)) == ["evidence.1"]
