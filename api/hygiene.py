@@ -6,13 +6,12 @@ anywhere in a request's path parameters, query, JSON body (keys and values, at a
 or form body is a 422 naming each field, so nothing is stored and nothing answers 500; a
 JSON body that is not UTF-8 at all is a 422 naming `body`. The one rule is
 `criteria.text.text_problem`. Bulk imports (`…/import`) stream and check their own cells
-with the same rule; multipart and CSV bodies are theirs, so they are not read here.
+with the same rule, so their bodies (CSV, JSON or multipart) are not read here.
 """
 
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fastapi import Request
 
@@ -70,9 +69,9 @@ async def _body_problems(request: Request) -> list[FieldError]:
     if getattr(route, "path", "").endswith("/import"):
         return []
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media == "application/x-www-form-urlencoded":
-        body = (await request.body()).decode("utf-8", "replace")
-        return _pairs_problems(parse_qsl(body, keep_blank_values=True, errors="replace"))
+    if media in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form()  # parsed once: Starlette keeps it for the route
+        return _pairs_problems([(k, v) for k, v in form.multi_items() if isinstance(v, str)])
     if media and media != "application/json" and not media.endswith("+json"):
         return []  # FastAPI reads a body without a content type as JSON, so this does too
     try:

@@ -47,6 +47,13 @@ def test_nul_in_sign_in_username_is_422_for_anyone(app: Any) -> None:
     assert response.json()["errors"][0]["code"] == "nul_character"
 
 
+def test_nul_in_multipart_sign_in_is_422(app: Any) -> None:
+    with TestClient(app) as anonymous:
+        form = {"username": (None, "ad\x00min"), "password": (None, "whatever-long")}
+        response = anonymous.post(f"{V}/auth/token", files=form)
+    assert refused(response) == ["username"]
+
+
 def test_lone_surrogate_in_note_is_422_and_nothing_stored(client: TestClient) -> None:
     body = {"values": ha_nam_values(), "note": "Wi-Fi rất tốt \ud83d"}
     response = send_json(client, "PUT", URL, body)
