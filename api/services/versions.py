@@ -10,7 +10,9 @@ from criteria.document import CriteriaDocument, parse_document
 from criteria.periods import Period
 from models.criteria_sets import CriteriaSetVersion
 
-_DOCS: dict[int, CriteriaDocument] = {}
+# Keyed by id and creation time: a row id can come back after a rolled-back insert
+# (SQLite reuses rowids), the pair cannot.
+_DOCS: dict[tuple[int, datetime], CriteriaDocument] = {}
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,11 @@ class ActiveVersion:
 def document_of(row: CriteriaSetVersion) -> CriteriaDocument:
     """The parsed document of a stored version (cached: a version's document never changes)."""
     assert row.id is not None
-    doc = _DOCS.get(row.id)
+    key = (row.id, row.created_at)
+    doc = _DOCS.get(key)
     if doc is None or doc.code != row.code or doc.version != row.version:
         doc = parse_document(row.document)
-        _DOCS[row.id] = doc
+        _DOCS[key] = doc
     return doc
 
 
