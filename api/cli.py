@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import migrate
+from api import migrate, observability
 from api.db import engine_for, make_sessionmaker
 from api.problems import ProblemError
 from api.settings import Settings, get_settings
@@ -85,10 +86,10 @@ def cmd_import_units(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_rescore(settings: Settings, _args: argparse.Namespace) -> int:
     """Recompute every stored score from the current submissions and criteria sets."""
-    from api.services.scoring import rescore
+    from api.services.scoring import rescore_everything
 
     async def work(session: AsyncSession) -> int:
-        count = await rescore(session, batch=settings.rescore_batch)
+        count = await rescore_everything(session, batch=settings.rescore_batch)
         await session.commit()
         return count
 
@@ -183,6 +184,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if not args.no_demo:
         _load_demo_if_empty(settings)
     print(f"API docs: http://{args.host}:{args.port}/docs", flush=True)
+    if args.workers > 1:  # one /metrics view across workers (prometheus-client multiprocess)
+        os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="smartvillage-metrics-")
+        )
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -190,6 +195,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
+        log_config=observability.uvicorn_log_config(settings),
+        access_log=False,
         **SERVER_LIMITS,
     )
     return 0

@@ -15,7 +15,8 @@ from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from api.services import rollups
+from api.metrics_registry import RESCORED
+from api.services import locks, rollups
 from api.services.bulk import copy_records, delete_in
 from api.services.versions import ActiveVersion, choose, published_versions
 from criteria.engine import VillageScore, score
@@ -120,6 +121,7 @@ async def score_rows(
     await copy_records(session, SCORE_TABLE, SCORE_COLUMNS, scores)
     await copy_records(session, INDICATOR_TABLE, FACT_COLUMNS, facts)
     await rollups.add_facts(session, ids, sign=1)
+    RESCORED.inc(len(scores))
     return len(scores)
 
 
@@ -164,6 +166,12 @@ async def rescore(
             return total
         total += await score_rows(session, rows, versions, fresh=fresh)
         last_id = rows[-1].submission_id
+
+
+async def rescore_everything(session: AsyncSession, *, batch: int = 2000) -> int:
+    """Rescore every submission (`smartvillage rescore`), with writers queued behind it."""
+    await locks.scoring_lock(session, exclusive=True)
+    return await rescore(session, batch=batch)
 
 
 async def rescore_submissions(session: AsyncSession, submission_ids: Iterable[int]) -> int:
