@@ -64,7 +64,7 @@ def write_units(path: Path, size: int) -> tuple[int, list[str]]:
             out.write(f"{commune:05d},Xã Thử Nghiệm Số {commune},commune,37,20.5,105.9\n")
             for n in range(VILLAGES_PER_COMMUNE):
                 code = _village(commune, n)
-                name = f"\"Thôn Số {n:03d} thuộc xã {commune}, khu dân cư kiểu mẫu\""
+                name = f'"Thôn Số {n:03d} thuộc xã {commune}, khu dân cư kiểu mẫu"'
                 out.write(f"{code},{name},village,{commune:05d},20.{commune},105.{n:03d}\n")
                 villages.append(code)
             rows += 1 + VILLAGES_PER_COMMUNE
@@ -151,11 +151,17 @@ def post_file(client: httpx.Client, pid: int, url: str, path: Path) -> dict[str,
         raise RuntimeError(f"{url}: {response.status_code} {response.text[:2000]}")
     report = response.json()
     after = rss_mb(pid)
-    return {"url": url, "megabytes": round(path.stat().st_size / 1e6, 1),
-            "rows": report["rows"], "created": report["created"], "seconds": round(seconds, 1),
-            "rss_before_mb": round(before, 1), "rss_after_mb": round(after, 1),
-            "rss_peak_mb": round(max([*samples, after]), 1),
-            "growth_mb": round(max([*samples, after]) - before, 1)}  # fmt: skip
+    return {
+        "url": url,
+        "megabytes": round(path.stat().st_size / 1e6, 1),
+        "rows": report["rows"],
+        "created": report["created"],
+        "seconds": round(seconds, 1),
+        "rss_before_mb": round(before, 1),
+        "rss_after_mb": round(after, 1),
+        "rss_peak_mb": round(max([*samples, after]), 1),
+        "growth_mb": round(max([*samples, after]) - before, 1),
+    }
 
 
 def run(database_url: str, sizes: tuple[int, int], work: Path) -> list[dict[str, object]]:
@@ -172,8 +178,10 @@ def run(database_url: str, sizes: tuple[int, int], work: Path) -> list[dict[str,
         pid = _pid_of_worker(int(base_url.rpartition(":")[2]))
         with httpx.Client(base_url=base_url, headers=headers, timeout=600) as client:
             _publish(client)
-            return [post_file(client, pid, f"{API}/units/import", units_csv),
-                    post_file(client, pid, f"{API}/submissions/import", submissions_csv)]  # fmt: skip
+            return [
+                post_file(client, pid, f"{API}/units/import", units_csv),
+                post_file(client, pid, f"{API}/submissions/import", submissions_csv),
+            ]
 
 
 def _publish(client: httpx.Client) -> None:
@@ -185,9 +193,11 @@ def _publish(client: httpx.Client) -> None:
 
 def print_figures(figures: list[dict[str, object]]) -> None:
     for f in figures:
-        print(f"{f['url']}: {f['megabytes']} MB, {f['rows']} rows, {f['seconds']} s; "
-              f"worker RSS before {f['rss_before_mb']} MB, after {f['rss_after_mb']} MB, "
-              f"peak {f['rss_peak_mb']} MB (+{f['growth_mb']} MB)")  # fmt: skip
+        print(
+            f"{f['url']}: {f['megabytes']} MB, {f['rows']} rows, {f['seconds']} s; "
+            f"worker RSS before {f['rss_before_mb']} MB, after {f['rss_after_mb']} MB, "
+            f"peak {f['rss_peak_mb']} MB (+{f['growth_mb']} MB)"
+        )
     print(json.dumps(figures))
 
 

@@ -281,3 +281,19 @@ class TestStreamedBody:
         response = client.post(UNITS, content=chunks(), headers={"Content-Type": "text/csv"})
         assert response.status_code == 200, response.text
         assert response.json()["created"] == 1
+
+
+@pytest.mark.usefixtures("tree", "reference")
+class TestSafeIntegers:
+    """Numbers beyond what is stored are refused by the one rule a PUT uses (criteria.values)."""
+
+    def test_json_integer_beyond_2_53_returns_422_out_of_range(self, client: TestClient):
+        body = [{"village_code": DONG, "period": "2026Q1", "values": {"team_members": 2**53 + 1}}]
+        response = client.post(SUBMISSIONS, json=body)
+        _assert_refused(response, [(1, "team_members", "out_of_range")])
+        _no_submission(client)
+
+    def test_csv_integer_beyond_2_53_returns_422_out_of_range(self, client: TestClient):
+        cells = {"households_total": "-" + "9" * 20}
+        response = _post(client, SUBMISSIONS, _submissions_csv(cells), "text/csv")
+        _assert_refused(response, [(1, "households_total", "out_of_range")])
