@@ -89,7 +89,8 @@ def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "api.observability.LogFormatter"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+        # The same handler class configure_logging replaces, so lines are never doubled.
+        "handlers": {"stderr": {"class": "api.observability._StderrHandler", "formatter": "json"}},
         "root": {"handlers": ["stderr"], "level": settings.log_level.upper()},
         "loggers": {
             "uvicorn": {"handlers": [], "propagate": True},
