@@ -19,7 +19,7 @@ from api.services.import_common import (
 )
 from api.services.versions import ActiveVersion
 
-CHUNK = 2000
+CHUNK = 1000
 _INTEGER = re.compile(r"-?[0-9]+")
 
 
