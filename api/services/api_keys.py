@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from api import security
 from api.caller import Caller
@@ -22,7 +23,7 @@ async def create(session: AsyncSession, *, body: ApiKeyCreate, actor: Caller) ->
     unit = None
     if body.unit_code:
         unit = (
-            await session.execute(select(Unit).where(Unit.code == body.unit_code))
+            await session.execute(select(Unit).where(col(Unit.code) == body.unit_code))
         ).scalar_one_or_none()
         if unit is None:
             raise Unprocessable(
@@ -84,13 +85,13 @@ async def list_keys(session: AsyncSession, *, limit: int, cursor: str | None) ->
     """Keys by id (prefixes only)."""
     key = decode_cursor(cursor, fields={"id": int})
     stmt = (
-        select(ApiKey, Unit.code)
-        .outerjoin(Unit, Unit.id == ApiKey.unit_id)
-        .order_by(ApiKey.id)
+        select(ApiKey, col(Unit.code))
+        .outerjoin(Unit, col(Unit.id) == col(ApiKey.unit_id))
+        .order_by(col(ApiKey.id))
         .limit(limit + 1)
-    )  # type: ignore[arg-type]
+    )
     if key:
-        stmt = stmt.where(ApiKey.id > key["id"])
+        stmt = stmt.where(col(ApiKey.id) > key["id"])
     rows = [_public(row, code) for row, code in (await session.execute(stmt)).all()]
     return page_of(rows, limit, lambda k: {"id": k.id})
 
@@ -101,10 +102,10 @@ async def caller_for_key(session: AsyncSession, *, key: str) -> Caller | None:
     if prefix is None:
         return None
     stmt = (
-        select(ApiKey, Unit.code, Unit.level)
-        .outerjoin(Unit, Unit.id == ApiKey.unit_id)
-        .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
-    )  # type: ignore[union-attr]
+        select(ApiKey, col(Unit.code), col(Unit.level))
+        .outerjoin(Unit, col(Unit.id) == col(ApiKey.unit_id))
+        .where(col(ApiKey.prefix) == prefix, col(ApiKey.revoked_at).is_(None))
+    )
     for row, code, level in (await session.execute(stmt)).all():
         if security.same_hash(row.key_hash, key):
             await _touch(session, row)

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from api.caller import Caller
 from api.pagination import Page, decode_cursor, page_of
@@ -64,16 +65,16 @@ async def list_events(
 ) -> Page[AuditPublic]:
     """Audit events, newest first, under `unit` (whole subtree), by `actor`, since a time."""
     key = decode_cursor(cursor, fields={"id": int})
-    stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)  # type: ignore[union-attr]
+    stmt = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit + 1)
     if unit is not None:
         stmt = stmt.where(_under(unit))
     if actor:
-        stmt = stmt.where(AuditEvent.actor == actor.strip().lower())
+        stmt = stmt.where(col(AuditEvent.actor) == actor.strip().lower())
     if since is not None:  # a time without an offset is taken as UTC
         since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
-        stmt = stmt.where(AuditEvent.at >= since)
+        stmt = stmt.where(col(AuditEvent.at) >= since)
     if key:
-        stmt = stmt.where(AuditEvent.id < key["id"])
+        stmt = stmt.where(col(AuditEvent.id) < key["id"])
     rows = [AuditPublic.model_validate(r, from_attributes=True)
             for r in (await session.execute(stmt)).scalars()]  # fmt: skip
     return page_of(rows, limit, lambda e: {"id": e.id})
