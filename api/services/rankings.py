@@ -6,6 +6,7 @@ from typing import Any, Literal
 from sqlalchemy import Integer, case, cast, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from api.caller import Caller
 from api.pagination import Page, decode_cursor, encode_cursor
@@ -89,15 +90,21 @@ async def ranking(
     wanted = wanted or await latest_period(session, unit=unit, caller=caller)
     village, commune = aliased(Unit), aliased(Unit)
     stmt = (
-        select(Score.village_code, village.name, commune.code, Score.score, Score.status)
-        .join(village, village.id == Score.village_id)
-        .join(commune, commune.id == Score.commune_id)
-        .where(in_subtree(Score, unit), Score.period == wanted, _visible(caller))
+        select(
+            col(Score.village_code),
+            col(village.name),
+            col(commune.code),
+            col(Score.score),
+            col(Score.status),
+        )
+        .join(village, col(village.id) == col(Score.village_id))
+        .join(commune, col(commune.id) == col(Score.commune_id))
+        .where(in_subtree(Score, unit), col(Score.period) == wanted, _visible(caller))
         .order_by(*_order(sort))
         .limit(limit + 1)
     )
     if status:
-        stmt = stmt.where(Score.status == status)
+        stmt = stmt.where(col(Score.status) == status)
     if key:
         stmt = stmt.where(_after(sort, key))
     rows = (await session.execute(stmt)).all()
@@ -132,15 +139,19 @@ def _round(value: Any, places: str) -> Decimal | None:
 async def _unit_counts(session: AsyncSession, unit: Unit) -> tuple[int, int]:
     if unit.level != "province":
         return 1, 1
-    stmt = select(Unit.level, func.count()).where(Unit.province_id == unit.id).group_by(Unit.level)
-    counts: dict[str, int] = dict((await session.execute(stmt)).all())  # type: ignore[arg-type]
+    stmt = (
+        select(col(Unit.level), func.count())
+        .where(col(Unit.province_id) == unit.id)
+        .group_by(col(Unit.level))
+    )
+    counts = {str(level): int(n) for level, n in (await session.execute(stmt)).all()}
     return counts.get("village", 0), counts.get("commune", 0)
 
 
 async def _village_count(session: AsyncSession, unit: Unit) -> int:
     if unit.level == "village":
         return 1
-    stmt = select(func.count()).where(Unit.commune_id == unit.id, Unit.level == "village")
+    stmt = select(func.count()).where(col(Unit.commune_id) == unit.id, col(Unit.level) == "village")
     return int(await session.scalar(stmt) or 0)
 
 
@@ -149,14 +160,14 @@ async def summary(
 ) -> SummaryPublic:
     """Counts and per-indicator mean / pass rate for the villages under `unit`."""
     wanted = str(period) if period else await latest_period(session, unit=unit, caller=caller)
-    scope = (in_subtree(Score, unit), Score.period == wanted, _visible(caller))
-    met = Score.status == "met"
+    scope = (in_subtree(Score, unit), col(Score.period) == wanted, _visible(caller))
+    met = col(Score.status) == "met"
     counts = (
         await session.execute(
             select(
                 func.count(),
                 func.coalesce(func.sum(cast(met, Integer)), 0),
-                func.count(func.distinct(case((met, Score.commune_id)))),
+                func.count(func.distinct(case((met, col(Score.commune_id))))),
             ).where(*scope)
         )
     ).one()
@@ -182,16 +193,17 @@ async def _indicator_stats(
         return await _village_indicators(session, unit=unit, period=period, caller=caller)
     r = IndicatorRollup
     n, passed, total = (
-        (r.approved_villages, r.approved_passed, r.approved_value_sum)
+        (col(r.approved_villages), col(r.approved_passed), col(r.approved_value_sum))
         if caller.approved_only
-        else (r.villages, r.passed, r.value_sum)
+        else (col(r.villages), col(r.passed), col(r.value_sum))
     )
-    where = r.province_id == unit.id if unit.level == "province" else r.commune_id == unit.id
+    level_id = col(r.province_id) if unit.level == "province" else col(r.commune_id)
+    code = col(r.indicator_code)
     stmt = (
-        select(r.indicator_code, func.sum(n), func.sum(passed), func.sum(total))
-        .where(where, r.period == period)
-        .group_by(r.indicator_code)
-        .order_by(r.indicator_code)
+        select(code, func.sum(n), func.sum(passed), func.sum(total))
+        .where(level_id == unit.id, col(r.period) == period)
+        .group_by(code)
+        .order_by(code)
     )
     rows = (await session.execute(stmt)).all()
     return [
@@ -210,13 +222,13 @@ async def _village_indicators(
     session: AsyncSession, *, unit: Unit, period: str, caller: Caller
 ) -> list[IndicatorSummary]:
     si = ScoreIndicator
-    scored = select(Score.submission_id).where(
-        Score.village_id == unit.id, Score.period == period, _visible(caller)
+    scored = select(col(Score.submission_id)).where(
+        col(Score.village_id) == unit.id, col(Score.period) == period, _visible(caller)
     )
     stmt = (
-        select(si.indicator_code, si.value, si.passed)
-        .where(si.submission_id.in_(scored))  # type: ignore[attr-defined]
-        .order_by(si.indicator_code)
+        select(col(si.indicator_code), col(si.value), col(si.passed))
+        .where(col(si.submission_id).in_(scored))
+        .order_by(col(si.indicator_code))
     )
     return [
         IndicatorSummary(code=code, mean=_round(value, "0.01"),
