@@ -4,14 +4,14 @@ from typing import Annotated, Any
 
 from fastapi import Body, Path
 
-from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, resource_router
+from api.deps import MAX_ID, CallerDep, CursorQuery, LimitQuery, SessionDep, resource_router
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import criteria_sets as service
 from models.criteria_sets import CriteriaSetPublic, CriteriaSetVersionPublic
 
 router = resource_router(prefix="/criteria-sets", tags=["criteria sets"])
 SetCode = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,64}$")]
-VersionNo = Annotated[int, Path(ge=1)]
+VersionNo = Annotated[int, Path(ge=1, le=MAX_ID, description="A version (1 to 2^31 - 1).")]
 
 
 @router.get("", status_code=200)

@@ -158,6 +158,13 @@ def test_criteria_document_number_beyond_bound_is_422(client: TestClient) -> Non
     assert refused(client.post(f"{V}/criteria-sets", json=document)) == ["measures.0.max"]
 
 
+@pytest.mark.parametrize("action", ["", "/publish", "/retire"])
+def test_criteria_set_version_path_beyond_integer_is_422(client: TestClient, action: str) -> None:
+    path = f"{V}/criteria-sets/ttm-reference/versions/99999999999{action}"
+    answer = client.get(path) if not action else client.post(path)
+    assert refused(answer) == ["version"]
+
+
 def test_api_key_id_beyond_integer_is_422(client: TestClient) -> None:
     assert refused(client.delete(f"{V}/api-keys/99999999999")) == ["key_id"]
 
