@@ -45,8 +45,13 @@ class Load:
 
     def _client(self) -> httpx.Client:
         if not hasattr(self._local, "client"):
+            # Idle connections are dropped well before the server's 5 s keep-alive ends, so
+            # a reused connection is never one the server is closing at that moment.
             self._local.client = httpx.Client(
-                base_url=self.base_url, headers=self.headers, timeout=15
+                base_url=self.base_url,
+                headers=self.headers,
+                timeout=15,
+                limits=httpx.Limits(keepalive_expiry=2.0),
             )
             with self._lock:
                 self._clients.append(self._local.client)
