@@ -71,15 +71,18 @@ def cmd_load_criteria(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_import_units(settings: Settings, args: argparse.Namespace) -> int:
     """Import units from a CSV or JSON file, all or nothing."""
     from api.caller import SYSTEM_CALLER
-    from api.services.import_common import ImportBody
+    from api.services.import_common import ImportBody, ImportLimits
     from api.services.unit_import import import_units
 
     path = Path(args.file)
     media = "application/json" if path.suffix.lower() == ".json" else "text/csv"
-    body = ImportBody(media, path.name, path.read_bytes())
-    report = run_in_session(
-        settings, lambda s: import_units(s, body=body, dry_run=args.dry_run, actor=SYSTEM_CALLER)
-    )
+    limits = ImportLimits(max_field=settings.csv_max_field, max_rows=settings.csv_max_rows)
+    with path.open("rb") as upload:  # read pass by pass, never whole
+        body = ImportBody(media, path.name, upload, limits)
+        report = run_in_session(
+            settings,
+            lambda s: import_units(s, body=body, dry_run=args.dry_run, actor=SYSTEM_CALLER),
+        )
     print(report.model_dump_json(indent=2))
     return 0
 
