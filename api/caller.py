@@ -7,6 +7,13 @@ Role = Literal["admin", "reviewer", "village_head", "integrator"]
 ROLES: tuple[Role, ...] = ("admin", "reviewer", "village_head", "integrator")
 
 
+def as_role(value: str) -> Role:
+    """A stored role name as a `Role` (the database's check constraint keeps it one)."""
+    if value not in ROLES:
+        raise ValueError(f"not a role: {value!r}")
+    return value
+
+
 class Placed(Protocol):
     """Anything with a unit's id and its denormalised ancestry."""
 

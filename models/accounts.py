@@ -12,6 +12,10 @@ from models.base import NfcStr, created_at_field, optional_time_field
 ROLES = ("admin", "reviewer", "village_head")
 
 
+AccountRole = Literal["admin", "reviewer", "village_head"]
+"""The roles an account can have (integrators use API keys, not accounts)."""
+
+
 class UserAccount(SQLModel, table=True):
     """A person who signs in: an admin, a reviewer of a province or commune, a village head."""
 
@@ -73,7 +77,7 @@ class UserCreate(SQLModel):
         NfcStr, StringConstraints(min_length=3, max_length=64, pattern=r"^[0-9A-Za-z._@-]+$")
     ]
     password: str = Field(min_length=10, max_length=256)
-    role: Literal["admin", "reviewer", "village_head"]
+    role: AccountRole
     unit_code: str | None = Field(default=None, max_length=32)
 
     @field_validator("username")

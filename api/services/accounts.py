@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api import security
-from api.caller import Caller
+from api.caller import Caller, as_role
 from api.pagination import Page, decode_cursor, page_of
 from api.problems import Conflict, FieldError, TooManyRequests, Unauthorized, Unprocessable
 from api.services import audit
@@ -98,15 +98,23 @@ async def sign_in(
 async def caller_for(session: AsyncSession, *, username: str) -> Caller | None:
     """The caller a token's username stands for, if the account still exists and is active."""
     stmt = (
-        select(UserAccount.username, UserAccount.role, Unit.code, Unit.id, Unit.level)
-        .outerjoin(Unit, Unit.id == UserAccount.unit_id)
-        .where(UserAccount.username == username, UserAccount.is_active)
+        select(
+            col(UserAccount.username),
+            col(UserAccount.role),
+            col(Unit.code),
+            col(Unit.id),
+            col(Unit.level),
+        )
+        .outerjoin(Unit, col(Unit.id) == UserAccount.unit_id)
+        .where(col(UserAccount.username) == username, col(UserAccount.is_active))
     )
     row = (await session.execute(stmt)).first()
     if row is None:
         return None
     name, role, code, unit_id, level = row
-    return Caller(username=name, role=role, unit_code=code, unit_id=unit_id, unit_level=level)
+    return Caller(
+        username=name, role=as_role(role), unit_code=code, unit_id=unit_id, unit_level=level
+    )
 
 
 async def _unit_for_role(session: AsyncSession, body: UserCreate) -> Unit | None:
@@ -166,9 +174,9 @@ async def list_users(session: AsyncSession, *, limit: int, cursor: str | None) -
     """Accounts by username (never their hashes)."""
     key = decode_cursor(cursor, fields={"username": str})
     stmt = (
-        select(UserAccount, Unit.code)
-        .outerjoin(Unit, Unit.id == UserAccount.unit_id)
-        .order_by(UserAccount.username)
+        select(UserAccount, col(Unit.code))
+        .outerjoin(Unit, col(Unit.id) == UserAccount.unit_id)
+        .order_by(col(UserAccount.username))
         .limit(limit + 1)
     )
     if key:

@@ -4,6 +4,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from api.caller import SYSTEM_CALLER, Caller
 from api.pagination import Page, decode_cursor, encode_cursor
@@ -17,8 +18,6 @@ from models.criteria_sets import (
     CriteriaSetVersionPublic,
     VersionSummary,
 )
-
-CSV = CriteriaSetVersion
 
 
 def parse_or_422(data: Any) -> CriteriaDocument:
@@ -37,45 +36,48 @@ def parse_or_422(data: Any) -> CriteriaDocument:
         ) from None
 
 
-async def _find(session: AsyncSession, code: str, version: int) -> CriteriaSetVersion | None:
-    stmt = select(CSV).where(CSV.code == code, CSV.version == version)
+async def _find(
+    session: AsyncSession, code: str, version: int, *, lock: bool = False
+) -> CriteriaSetVersion | None:
+    stmt = select(CriteriaSetVersion).where(
+        col(CriteriaSetVersion.code) == code, col(CriteriaSetVersion.version) == version
+    )
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def get_version(
+    session: AsyncSession, *, code: str, version: int, lock: bool = False
+) -> CriteriaSetVersion:
+    """One stored version, or 404 (`lock`: read fresh and locked, for publish and retire)."""
+    row = await _find(session, code, version, lock=lock)
+    if row is None:
+        raise NotFound(f"Criteria set {code!r} has no version {version}.")
+    return row
+
+
 async def _locked(session: AsyncSession, code: str, version: int) -> CriteriaSetVersion:
-    """The version, read fresh under the exclusive scoring lock (publish and retire rescore
-    whole scopes, so they queue behind each other and behind single-village writes), or 404."""
+    """The version under the exclusive scoring lock: publish and retire rescore whole
+    scopes, so they queue behind each other and behind single-village writes."""
     await locks.scoring_lock(session, exclusive=True)
-    stmt = (
-        select(CSV)
-        .where(CSV.code == code, CSV.version == version)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    row = (await session.execute(stmt)).scalar_one_or_none()
-    if row is None:
-        raise NotFound(f"Criteria set {code!r} has no version {version}.")
-    return row
-
-
-async def get_version(session: AsyncSession, *, code: str, version: int) -> CriteriaSetVersion:
-    """One stored version, or 404."""
-    row = await _find(session, code, version)
-    if row is None:
-        raise NotFound(f"Criteria set {code!r} has no version {version}.")
-    return row
+    return await get_version(session, code=code, version=version, lock=True)
 
 
 async def add_draft(session: AsyncSession, *, doc: CriteriaDocument) -> CriteriaSetVersion:
     """Store a validated document as a draft (no commit); versions only ever grow."""
-    latest = await session.scalar(select(func.max(CSV.version)).where(CSV.code == doc.code))
+    latest = await session.scalar(
+        select(func.max(col(CriteriaSetVersion.version))).where(
+            col(CriteriaSetVersion.code) == doc.code
+        )
+    )
     if latest is not None and doc.version <= latest:
         raise Conflict(
             f"Criteria set {doc.code!r} already has version {latest}; "
             f"a new version must be greater than {latest}.",
             errors=[FieldError("version", "version_not_increasing", f"must be > {latest}")],
         )
-    row = CSV(
+    row = CriteriaSetVersion(
         code=doc.code,
         version=doc.version,
         status="draft",
@@ -156,8 +158,8 @@ def _audit(
     after: dict[str, Any] = {**ref, "status": row.status}
     if rescored is not None:
         after["rescored"] = rescored
-    audit.record(session, actor=actor, action=action, before=before and {**ref, "status": before},
-                 after=after)  # fmt: skip
+    before_state = {**ref, "status": before} if before else None
+    audit.record(session, actor=actor, action=action, before=before_state, after=after)
 
 
 def to_public(row: CriteriaSetVersion) -> CriteriaSetVersionPublic:
@@ -178,14 +180,17 @@ async def list_sets(
 ) -> Page[CriteriaSetPublic]:
     """Criteria sets by code, each with all its versions."""
     key = decode_cursor(cursor, fields={"code": str})
-    stmt = select(CSV.code).distinct().order_by(CSV.code).limit(limit + 1)
+    code_column = col(CriteriaSetVersion.code)
+    stmt = select(code_column).distinct().order_by(code_column).limit(limit + 1)
     if key:
-        stmt = stmt.where(CSV.code > key["code"])
+        stmt = stmt.where(code_column > key["code"])
     codes = list((await session.execute(stmt)).scalars())
     more = len(codes) > limit
     codes = codes[:limit]
     rows = await session.execute(
-        select(CSV).where(CSV.code.in_(codes)).order_by(CSV.code, CSV.version)  # type: ignore[attr-defined]
+        select(CriteriaSetVersion)
+        .where(code_column.in_(codes))
+        .order_by(code_column, col(CriteriaSetVersion.version))
     )
     grouped: dict[str, list[CriteriaSetVersion]] = {c: [] for c in codes}
     for row in rows.scalars():

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from api.caller import Caller
 from api.services import accounts, criteria_sets, submissions
@@ -21,7 +22,7 @@ from api.services.unit_import import import_units
 from api.services.units import get_village
 from criteria.loader import bundled_sets, load_document_file
 from criteria.periods import Period, today_vn
-from models.accounts import UserCreate
+from models.accounts import AccountRole, UserCreate
 from models.scores import Score
 from models.submissions import SubmissionIn
 from models.units import Unit
@@ -36,7 +37,7 @@ COMMUNES = {
 }
 HA_NAM_VILLAGE = "13402-01"
 # Demo accounts exist only in demo mode; their passwords are printed by `serve`.
-DEMO_ACCOUNTS: list[tuple[str, str, str, str | None]] = [
+DEMO_ACCOUNTS: list[tuple[str, str, AccountRole, str | None]] = [
     ("admin", "demo-admin-pass", "admin", None),
     ("reviewer.ninhbinh", "demo-reviewer-pass", "reviewer", PROVINCE[0]),
     ("head.thondong", "demo-head-pass", "village_head", HA_NAM_VILLAGE),
@@ -138,7 +139,7 @@ class DemoReport:
     submissions: int = 0
     periods: list[str] = field(default_factory=list)
     ha_nam_status: str | None = None
-    accounts: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    accounts: list[tuple[str, str, AccountRole, str | None]] = field(default_factory=list)
 
 
 async def is_empty(session: AsyncSession) -> bool:
@@ -177,8 +178,8 @@ async def load_demo(session: AsyncSession) -> DemoReport:
     for path in bundled_sets():
         row, _ = await criteria_sets.load_and_publish(session, data=load_document_file(path))
         report.criteria_sets.append(f"{row.code} v{row.version}")
-    body = ImportBody("application/json", None, _units_json())
-    imported = await import_units(session, body=body, dry_run=False, actor=DEMO_OPERATOR)
+    units = ImportBody("application/json", None, _units_json())
+    imported = await import_units(session, body=units, dry_run=False, actor=DEMO_OPERATOR)
     report.units = imported.created
     periods = demo_periods()
     report.periods = [str(p) for p in periods]
@@ -193,14 +194,15 @@ async def load_demo(session: AsyncSession) -> DemoReport:
             report.submissions += 1
     report.ha_nam_status = await _status(session, HA_NAM_VILLAGE, periods[-1])
     for username, password, role, unit in DEMO_ACCOUNTS:
-        body = UserCreate(username=username, password=password, role=role, unit_code=unit)
-        await accounts.create_user(session, body=body, actor=operator)
+        account = UserCreate(username=username, password=password, role=role, unit_code=unit)
+        await accounts.create_user(session, body=account, actor=operator)
     report.accounts = DEMO_ACCOUNTS
     return report
 
 
 async def _status(session: AsyncSession, village_code: str, period: Period) -> str | None:
-    stmt = select(Score.status).where(
-        Score.village_code == village_code, Score.period == str(period)
+    stmt = select(col(Score.status)).where(
+        col(Score.village_code) == village_code, col(Score.period) == str(period)
     )
-    return await session.scalar(stmt)
+    status: str | None = await session.scalar(stmt)
+    return status

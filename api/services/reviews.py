@@ -6,6 +6,7 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from api.caller import Caller
 from api.pagination import Page, decode_cursor, encode_cursor
@@ -99,25 +100,25 @@ async def queue(
     village = aliased(Unit)
     stmt = (
         select(Submission, village)
-        .join(village, village.id == Submission.village_id)
-        .order_by(Submission.submitted_at, Submission.id)  # type: ignore[arg-type]
+        .join(village, col(village.id) == Submission.village_id)
+        .order_by(col(Submission.submitted_at), col(Submission.id))
         .limit(limit + 1)
     )
     if unit is not None and unit.level == "province":
-        stmt = stmt.where(village.province_id == unit.id)
+        stmt = stmt.where(col(village.province_id) == unit.id)
     elif unit is not None and unit.level == "commune":
-        stmt = stmt.where(village.commune_id == unit.id)
+        stmt = stmt.where(col(village.commune_id) == unit.id)
     elif unit is not None:
-        stmt = stmt.where(village.id == unit.id)
+        stmt = stmt.where(col(village.id) == unit.id)
     if period is not None:
-        stmt = stmt.where(Submission.period == str(period))
+        stmt = stmt.where(col(Submission.period) == str(period))
     if status:
-        stmt = stmt.where(Submission.status == status)
+        stmt = stmt.where(col(Submission.status) == status)
     if key:
         at, last_id = key["at"], key["id"]
+        submitted_at = col(Submission.submitted_at)
         stmt = stmt.where(
-            (Submission.submitted_at > at)  # type: ignore[operator]
-            | ((Submission.submitted_at == at) & (Submission.id > last_id))  # type: ignore[operator]
+            (submitted_at > at) | ((submitted_at == at) & (col(Submission.id) > last_id))
         )
     rows = (await session.execute(stmt)).all()
     items = [(sub, to_public(sub, v)) for sub, v in rows[:limit]]

@@ -4,6 +4,7 @@ from typing import Any
 
 from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from api.caller import Caller
 from api.pagination import Page, decode_cursor, page_of
@@ -38,15 +39,15 @@ async def village_score(
     visible = _visible(caller)
     wanted = str(period) if period else None
     if wanted is None:
-        stmt = select(func.max(Score.period)).where(Score.village_id == village.id, visible)
+        stmt = select(func.max(Score.period)).where(col(Score.village_id) == village.id, visible)
         wanted = await session.scalar(stmt)
     row = None
     if wanted is not None:
         stmt2 = (
-            select(Score, Submission.values, CriteriaSetVersion)
-            .join(Submission, Submission.id == Score.submission_id)
-            .join(CriteriaSetVersion, CriteriaSetVersion.id == Score.criteria_set_version_id)
-            .where(Score.village_id == village.id, Score.period == wanted, visible)
+            select(Score, col(Submission.values), CriteriaSetVersion)
+            .join(Submission, col(Submission.id) == Score.submission_id)
+            .join(CriteriaSetVersion, col(CriteriaSetVersion.id) == Score.criteria_set_version_id)
+            .where(col(Score.village_id) == village.id, col(Score.period) == wanted, visible)
         )
         row = (await session.execute(stmt2)).first()
     if row is None:
@@ -90,10 +91,10 @@ async def village_trend(
     """One score per period, oldest first."""
     key = decode_cursor(cursor, fields={"period": str})
     stmt = (
-        select(Score, CriteriaSetVersion.code, CriteriaSetVersion.version)
-        .join(CriteriaSetVersion, CriteriaSetVersion.id == Score.criteria_set_version_id)
-        .where(Score.village_id == village.id, _visible(caller))
-        .order_by(Score.period)  # type: ignore[arg-type]
+        select(Score, col(CriteriaSetVersion.code), col(CriteriaSetVersion.version))
+        .join(CriteriaSetVersion, col(CriteriaSetVersion.id) == Score.criteria_set_version_id)
+        .where(col(Score.village_id) == village.id, _visible(caller))
+        .order_by(col(Score.period))
         .limit(limit + 1)
     )
     if key:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from api.metrics_registry import RESCORED
 from api.services import locks, rollups
@@ -130,19 +131,19 @@ def _scoring_select() -> Any:
     village = aliased(Unit)
     return (
         select(
-            Submission.id,
-            Submission.village_id,
-            village.code,
-            village.commune_id,
-            village.province_id,
-            province.code,
-            Submission.period,
-            Submission.revision,
-            Submission.status,
-            Submission.values,
+            col(Submission.id),
+            col(Submission.village_id),
+            col(village.code),
+            col(village.commune_id),
+            col(village.province_id),
+            col(province.code),
+            col(Submission.period),
+            col(Submission.revision),
+            col(Submission.status),
+            col(Submission.values),
         )
-        .join(village, village.id == Submission.village_id)
-        .join(province, province.id == village.province_id)
+        .join(village, col(village.id) == Submission.village_id)
+        .join(province, col(province.id) == village.province_id)
     )
 
 
@@ -159,7 +160,7 @@ async def rescore(
     last_id, total = 0, 0
     while True:
         page = await session.execute(
-            stmt.where(Submission.id > last_id).order_by(Submission.id).limit(batch)  # type: ignore[arg-type,operator]
+            stmt.where(col(Submission.id) > last_id).order_by(col(Submission.id)).limit(batch)
         )
         rows = [ScoringRow(*r) for r in page.all()]
         if not rows:
@@ -177,20 +178,24 @@ async def rescore_everything(session: AsyncSession, *, batch: int = 2000) -> int
 async def rescore_submissions(session: AsyncSession, submission_ids: Iterable[int]) -> int:
     """Rescore just these submissions (a PUT, a review step)."""
     ids = list(submission_ids)
-    return await rescore(session, where=Submission.id.in_(ids))  # type: ignore[union-attr]
+    return await rescore(session, where=col(Submission.id).in_(ids))
 
 
 async def rescore_after_publish(session: AsyncSession, *, scope: str, effective_year: int) -> int:
     """Rescore what a newly published version may now score: its scope, from its year on."""
-    where = Submission.period >= str(effective_year)
+    where = col(Submission.period) >= str(effective_year)
     if scope != "national":
-        province_ids = select(Unit.id).where(Unit.code == scope, Unit.level == "province")
-        villages = select(Unit.id).where(Unit.province_id.in_(province_ids))  # type: ignore[union-attr]
-        where = where & Submission.village_id.in_(villages)  # type: ignore[attr-defined]
-    return await rescore(session, where=where)  # type: ignore[arg-type]
+        province_ids = select(col(Unit.id)).where(
+            col(Unit.code) == scope, col(Unit.level) == "province"
+        )
+        villages = select(col(Unit.id)).where(col(Unit.province_id).in_(province_ids))
+        where = where & col(Submission.village_id).in_(villages)
+    return await rescore(session, where=where)
 
 
 async def rescore_after_retire(session: AsyncSession, *, version_id: int) -> int:
     """Rescore the village-periods the retired version scored (another may take over)."""
-    scored = select(Score.submission_id).where(Score.criteria_set_version_id == version_id)
-    return await rescore(session, where=Submission.id.in_(scored))  # type: ignore[union-attr]
+    scored = select(col(Score.submission_id)).where(
+        col(Score.criteria_set_version_id) == version_id
+    )
+    return await rescore(session, where=col(Submission.id).in_(scored))

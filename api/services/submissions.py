@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from api.caller import Caller
 from api.pagination import Page, decode_cursor, page_of
@@ -86,7 +87,7 @@ def clean_or_422(version: ActiveVersion, values: dict[str, Any]) -> dict[str, An
 
 async def _current(session: AsyncSession, village: Unit, period: Period) -> Submission | None:
     stmt = select(Submission).where(
-        Submission.village_id == village.id, Submission.period == str(period)
+        col(Submission.village_id) == village.id, col(Submission.period) == str(period)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
 
@@ -218,8 +219,8 @@ async def revisions(
     key = decode_cursor(cursor, fields={"revision": int})
     stmt = (
         select(SubmissionRevision)
-        .where(SubmissionRevision.submission_id == sub.id)
-        .order_by(SubmissionRevision.revision)  # type: ignore[arg-type]
+        .where(col(SubmissionRevision.submission_id) == sub.id)
+        .order_by(col(SubmissionRevision.revision))
         .limit(limit + 1)
     )
     if key:
