@@ -7,17 +7,17 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from api.db import engine_for, make_sessionmaker
-from api.errors import PROBLEM_JSON, install_error_handlers
-from api.http_cache import ETagMiddleware
-from api.idempotency import IdempotencyMiddleware
-from api.limits import BodyLimitMiddleware
-from api.observability import ObservabilityMiddleware, configure_logging
-from api.rate_limit import RateLimitMiddleware
-from api.request_id import RequestIdMiddleware
+from api.infra.db import engine_for, make_sessionmaker
+from api.infra.settings import Settings, get_settings
 from api.routers import health, metrics, v1_router
 from api.services.instance import with_token_secret
-from api.settings import Settings, get_settings
+from api.web.errors import PROBLEM_JSON, install_error_handlers
+from api.web.etag import ETagMiddleware
+from api.web.idempotency import IdempotencyMiddleware
+from api.web.limits import BodyLimitMiddleware
+from api.web.observability import ObservabilityMiddleware, configure_logging
+from api.web.rate_limit import RateLimitMiddleware
+from api.web.request_id import RequestIdMiddleware
 
 API_PREFIX = "/api/v1"
 

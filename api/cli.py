@@ -13,10 +13,11 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import migrate, observability
-from api.db import engine_for, make_sessionmaker
-from api.problems import ProblemError
-from api.settings import Settings, get_settings
+from api.core.problems import ProblemError
+from api.infra import migrate
+from api.infra.db import engine_for, make_sessionmaker
+from api.infra.settings import Settings, get_settings
+from api.web import observability
 
 T = TypeVar("T")
 
@@ -70,7 +71,7 @@ def cmd_load_criteria(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_import_units(settings: Settings, args: argparse.Namespace) -> int:
     """Import units from a CSV or JSON file, all or nothing."""
-    from api.caller import SYSTEM_CALLER
+    from api.core.caller import SYSTEM_CALLER
     from api.services.import_common import ImportBody, ImportLimits
     from api.services.unit_import import import_units
 
@@ -104,7 +105,7 @@ def cmd_rescore(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
     """Make a synthetic nation for benchmarks (units, submissions, scores)."""
-    from api.services.generate import generate
+    from api.seed.generate import generate
 
     migrate.upgrade(settings.database_url)
     sizes = {
@@ -135,7 +136,7 @@ WAIT_REPORT_SECONDS = 5.0
 
 def _wait_for_database(settings: Settings) -> None:
     """Block until the database accepts connections, saying so every few seconds."""
-    from api.db import database_problem
+    from api.infra.db import database_problem
 
     said_at = -WAIT_REPORT_SECONDS
     while (problem := database_problem(settings)) is not None:
@@ -206,7 +207,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _load_demo_if_empty(settings: Settings) -> None:
-    from api.services.demo import DemoReport, is_empty, load_demo
+    from api.seed.demo import DemoReport, is_empty, load_demo
 
     async def maybe_demo(session: AsyncSession) -> DemoReport | None:
         return await load_demo(session) if await is_empty(session) else None
@@ -229,7 +230,7 @@ def _print_demo(report: Any) -> None:
 
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     """Create an account (the way to make the first admin)."""
-    from api.caller import SYSTEM_CALLER
+    from api.core.caller import SYSTEM_CALLER
     from api.services.accounts import create_user
     from models.accounts import UserCreate
 

@@ -17,7 +17,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from api.services.generate import draw_values, households, value_plan
+from api.seed.generate import draw_values, households, value_plan
 from api.services.scoring import clean_values
 from criteria.document import CriteriaDocument, parse_document
 from criteria.engine import score

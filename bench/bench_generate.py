@@ -1,4 +1,4 @@
-"""Time `api.services.generate.generate` on a fresh, migrated database.
+"""Time `api.seed.generate.generate` on a fresh, migrated database.
 
     python bench/bench_generate.py                       # PostgreSQL, 10 × 100 × 100 × 4
     python bench/bench_generate.py 2 3 4 2 --sqlite /tmp/sv.db
@@ -21,9 +21,9 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.db import make_engine, make_sessionmaker
-from api.migrate import upgrade
-from api.services.generate import GenerateReport, generate
+from api.infra.db import make_engine, make_sessionmaker
+from api.infra.migrate import upgrade
+from api.seed.generate import GenerateReport, generate
 from models.scores import Score, ScoreIndicator
 from models.submissions import Submission, SubmissionRevision
 from models.units import Unit

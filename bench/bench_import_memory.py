@@ -26,9 +26,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.db import make_sync_engine
-from api.migrate import upgrade
-from api.services.demo import BASE_VALUES
+from api.infra.db import make_sync_engine
+from api.infra.migrate import upgrade
+from api.seed.demo import BASE_VALUES
 from criteria.loader import SETS_DIR, load_document_file
 from tests.accounts import bearer, make_user
 from tests.pg import create_database, drop_database

@@ -24,9 +24,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, insert, select, text
 
-from api.migrate import upgrade
-from api.security import create_token, hash_password
-from api.settings import to_sync_url
+from api.core.security import create_token, hash_password
+from api.infra.migrate import upgrade
+from api.infra.settings import to_sync_url
 from models.accounts import UserAccount
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 import models
-from api.db import make_sync_engine
-from api.settings import get_settings
+from api.infra.db import make_sync_engine
+from api.infra.settings import get_settings
 from models.base import UtcDateTime, compared_by_autogenerate
 
 config = context.config

@@ -4,7 +4,7 @@ from functools import cache
 
 from sqlalchemy import Engine, insert, select
 
-from api import security
+from api.core import security
 from models.accounts import UserAccount
 from models.base import utcnow
 from models.units import Unit

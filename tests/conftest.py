@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from api.app import create_app
-from api.db import make_sync_engine
-from api.migrate import upgrade
-from api.settings import Settings
+from api.infra.db import make_sync_engine
+from api.infra.migrate import upgrade
+from api.infra.settings import Settings
 from models import metadata
 from tests.accounts import TEST_SECRET, bearer, make_user
 from tests.pg import create_database, drop_database

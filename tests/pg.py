@@ -5,7 +5,7 @@ import uuid
 import psycopg
 from sqlalchemy.engine import URL, make_url
 
-from api.settings import to_sync_url
+from api.infra.settings import to_sync_url
 
 
 def _maintenance(url: URL) -> psycopg.Connection[tuple[object, ...]]:

@@ -2,8 +2,6 @@
 
 from fastapi import APIRouter
 
-from api.deps import AuthorizeDep
-from api.errors import PROBLEM_RESPONSES
 from api.routers import (
     api_keys,
     audit,
@@ -15,6 +13,8 @@ from api.routers import (
     units,
     users,
 )
+from api.web.deps import AuthorizeDep
+from api.web.errors import PROBLEM_RESPONSES
 
 v1_router = APIRouter(responses=PROBLEM_RESPONSES, dependencies=[AuthorizeDep])
 for _module in (auth, users, api_keys, units, criteria_sets, submissions, reviews, scores, audit):

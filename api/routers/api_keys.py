@@ -2,9 +2,9 @@
 
 from fastapi import Response
 
-from api.deps import CallerDep, CursorQuery, IdPath, LimitQuery, SessionDep, resource_router
-from api.pagination import DEFAULT_LIMIT, Page
+from api.core.pagination import DEFAULT_LIMIT, Page
 from api.services import api_keys
+from api.web.deps import CallerDep, CursorQuery, IdPath, LimitQuery, SessionDep, resource_router
 from models.accounts import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 
 router = resource_router(prefix="/api-keys", tags=["api keys"])

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import Query, Request
 
-from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, SinceQuery, resource_router
-from api.pagination import DEFAULT_LIMIT, Page
+from api.core.pagination import DEFAULT_LIMIT, Page
 from api.services import audit
 from api.services.reviews import caller_unit
+from api.web.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, SinceQuery, resource_router
 from models.audit import AuditPublic
 
 router = resource_router(prefix="/audit", tags=["audit"])

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import Form, Request
 
-from api.credentials import client_address
-from api.deps import CallerDep, SessionDep, resource_router
 from api.services import accounts
+from api.web.credentials import client_address
+from api.web.deps import CallerDep, SessionDep, resource_router
 from models.accounts import MePublic, TokenPublic
 
 router = resource_router(tags=["auth"])

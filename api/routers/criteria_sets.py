@@ -4,9 +4,9 @@ from typing import Annotated, Any
 
 from fastapi import Body, Path
 
-from api.deps import MAX_ID, CallerDep, CursorQuery, LimitQuery, SessionDep, resource_router
-from api.pagination import DEFAULT_LIMIT, Page
+from api.core.pagination import DEFAULT_LIMIT, Page
 from api.services import criteria_sets as service
+from api.web.deps import MAX_ID, CallerDep, CursorQuery, LimitQuery, SessionDep, resource_router
 from models.criteria_sets import CriteriaSetPublic, CriteriaSetVersionPublic
 
 router = resource_router(prefix="/criteria-sets", tags=["criteria sets"])

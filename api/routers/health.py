@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.errors import PROBLEM_RESPONSES, RETRY_AFTER_SECONDS, problem_response
+from api.web.errors import PROBLEM_RESPONSES, RETRY_AFTER_SECONDS, problem_response
 
 router = APIRouter(tags=["health"])
 READY_TIMEOUT_SECONDS = 2.0

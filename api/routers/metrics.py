@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter, Request, Response
 
-from api import observability
-from api.problems import NotFound
+from api.core.problems import NotFound
+from api.web import observability
 
 router = APIRouter(tags=["metrics"], include_in_schema=False)
 

@@ -5,8 +5,10 @@ from typing import Annotated
 from fastapi import Body, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.caller import Caller
-from api.deps import (
+from api.core.caller import Caller
+from api.core.pagination import DEFAULT_LIMIT, Page
+from api.services import reviews, submission_import, submissions
+from api.web.deps import (
     CallerDep,
     CursorQuery,
     LimitQuery,
@@ -16,9 +18,7 @@ from api.deps import (
     VillageDep,
     resource_router,
 )
-from api.pagination import DEFAULT_LIMIT, Page
-from api.services import reviews, submission_import, submissions
-from api.uploads import ImportBodyDep
+from api.web.uploads import ImportBodyDep
 from criteria.periods import Period
 from models.imports import ImportReportPublic
 from models.submissions import SubmissionPublic

@@ -4,7 +4,10 @@ from typing import Annotated
 
 from fastapi import Query
 
-from api.deps import (
+from api.core.pagination import DEFAULT_LIMIT, Page
+from api.services import rankings, scores
+from api.services.rankings import ScoreStatus, Sort
+from api.web.deps import (
     CallerDep,
     CursorQuery,
     LimitQuery,
@@ -14,9 +17,6 @@ from api.deps import (
     VillageDep,
     resource_router,
 )
-from api.pagination import DEFAULT_LIMIT, Page
-from api.services import rankings, scores
-from api.services.rankings import ScoreStatus, Sort
 from models.scores import RankingItem, ScorePublic, SummaryPublic, TrendItem
 
 router = resource_router(tags=["scores"])

@@ -4,7 +4,9 @@ from typing import Annotated
 
 from fastapi import Header, Response
 
-from api.deps import (
+from api.core.pagination import DEFAULT_LIMIT, Page
+from api.services import submissions as service
+from api.web.deps import (
     CallerDep,
     CursorQuery,
     LimitQuery,
@@ -13,8 +15,6 @@ from api.deps import (
     VillageDep,
     resource_router,
 )
-from api.pagination import DEFAULT_LIMIT, Page
-from api.services import submissions as service
 from models.submissions import RevisionPublic, SubmissionIn, SubmissionPublic
 
 router = resource_router(prefix="/villages", tags=["submissions"])

@@ -4,11 +4,11 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, UnitDep, resource_router
-from api.errors import PROBLEM_JSON, Problem
-from api.pagination import DEFAULT_LIMIT, Page
+from api.core.pagination import DEFAULT_LIMIT, Page
 from api.services import unit_import, units
-from api.uploads import ImportBodyDep
+from api.web.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, UnitDep, resource_router
+from api.web.errors import PROBLEM_JSON, Problem
+from api.web.uploads import ImportBodyDep
 from models.imports import ImportReportPublic
 from models.units import Level, UnitCreate, UnitPublic, UnitUpdate
 

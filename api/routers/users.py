@@ -1,8 +1,8 @@
 """Accounts, managed by admins."""
 
-from api.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, resource_router
-from api.pagination import DEFAULT_LIMIT, Page
+from api.core.pagination import DEFAULT_LIMIT, Page
 from api.services import accounts
+from api.web.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, resource_router
 from models.accounts import UserCreate, UserPublic
 
 router = resource_router(prefix="/users", tags=["users"])

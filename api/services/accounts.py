@@ -6,12 +6,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from api import security
-from api.caller import Caller, as_role
-from api.pagination import Page, decode_cursor, page_of
-from api.problems import Conflict, FieldError, TooManyRequests, Unauthorized, Unprocessable
+from api.core import security
+from api.core.caller import Caller, as_role
+from api.core.pagination import Page, decode_cursor, page_of
+from api.core.problems import Conflict, FieldError, TooManyRequests, Unauthorized, Unprocessable
+from api.infra.settings import Settings
 from api.services import audit
-from api.settings import Settings
 from criteria.text import nfc
 from models.accounts import LoginFailure, TokenPublic, UserAccount, UserCreate, UserPublic
 from models.base import utcnow

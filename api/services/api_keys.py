@@ -6,10 +6,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from api import security
-from api.caller import Caller
-from api.pagination import Page, decode_cursor, page_of
-from api.problems import FieldError, NotFound, Unprocessable
+from api.core import security
+from api.core.caller import Caller
+from api.core.pagination import Page, decode_cursor, page_of
+from api.core.problems import FieldError, NotFound, Unprocessable
 from api.services import audit
 from models.accounts import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from models.base import utcnow

@@ -7,9 +7,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from api.caller import Caller
-from api.pagination import Page, decode_cursor, page_of
-from api.request_context import request_id
+from api.core.caller import Caller
+from api.core.pagination import Page, decode_cursor, page_of
+from api.core.request_context import request_id
 from models.audit import AuditEvent, AuditPublic
 from models.units import Unit
 

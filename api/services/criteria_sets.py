@@ -6,9 +6,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from api.caller import SYSTEM_CALLER, Caller
-from api.pagination import Page, decode_cursor, encode_cursor
-from api.problems import Conflict, CriteriaSetState, FieldError, NotFound, Unprocessable
+from api.core.caller import SYSTEM_CALLER, Caller
+from api.core.pagination import Page, decode_cursor, encode_cursor
+from api.core.problems import Conflict, CriteriaSetState, FieldError, NotFound, Unprocessable
 from api.services import audit, locks, scoring
 from criteria.document import CriteriaDocument, DocumentInvalid, parse_document
 from models.base import utcnow

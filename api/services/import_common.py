@@ -16,7 +16,7 @@ import ijson  # type: ignore[import-untyped]
 import ijson.backends.python as ijson_python  # type: ignore[import-untyped]
 from ijson import JSONError, ObjectBuilder
 
-from api.problems import FieldError, Unprocessable, UnsupportedMediaType
+from api.core.problems import FieldError, Unprocessable, UnsupportedMediaType
 from criteria.text import text_problem
 from models.imports import ImportErrorPublic, ImportReportPublic
 

@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.settings import Settings
+from api.infra.settings import Settings
 from models.base import utcnow
 from models.operations import InstanceSecret
 

@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from api.caller import Caller
-from api.pagination import Page, decode_cursor, encode_cursor
-from api.problems import NotFound
+from api.core.caller import Caller
+from api.core.pagination import Page, decode_cursor, encode_cursor
+from api.core.problems import NotFound
 from criteria.periods import Period
 from models.scores import (
     IndicatorRollup,

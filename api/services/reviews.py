@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from api.caller import Caller
-from api.pagination import Page, decode_cursor, encode_cursor
-from api.problems import Conflict, FieldError, NotFound, Unprocessable
+from api.core.caller import Caller
+from api.core.pagination import Page, decode_cursor, encode_cursor
+from api.core.problems import Conflict, FieldError, NotFound, Unprocessable
 from api.services import audit, locks, rollups
 from api.services.submissions import check_if_match, to_public
 from criteria.periods import Period

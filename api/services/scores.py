@@ -6,9 +6,9 @@ from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from api.caller import Caller
-from api.pagination import Page, decode_cursor, page_of
-from api.problems import NotFound
+from api.core.caller import Caller
+from api.core.pagination import Page, decode_cursor, page_of
+from api.core.problems import NotFound
 from api.services.scoring import clean_values
 from api.services.versions import document_of
 from criteria.engine import IndicatorResult, score

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from api.metrics_registry import RESCORED
+from api.core.metrics import RESCORED
 from api.services import locks, rollups
 from api.services.bulk import copy_records, delete_in
 from api.services.versions import ActiveVersion, choose, published_versions

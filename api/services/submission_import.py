@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Row, bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.caller import Caller
-from api.problems import ProblemError
-from api.request_context import request_id
+from api.core.caller import Caller
+from api.core.problems import ProblemError
+from api.core.request_context import request_id
 from api.services import scoring
 from api.services.import_common import (
     FileProblem,

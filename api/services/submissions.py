@@ -9,9 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from api.caller import Caller
-from api.pagination import Page, decode_cursor, page_of
-from api.problems import FieldError, NotFound, PreconditionFailed, SubmissionLocked, Unprocessable
+from api.core.caller import Caller
+from api.core.pagination import Page, decode_cursor, page_of
+from api.core.problems import (
+    FieldError,
+    NotFound,
+    PreconditionFailed,
+    SubmissionLocked,
+    Unprocessable,
+)
 from api.services import audit, locks, scoring
 from api.services.versions import ActiveVersion, choose, published_versions
 from criteria.document import ValuesInvalid, validate_values

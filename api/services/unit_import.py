@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.caller import Caller
+from api.core.caller import Caller
 from api.services import audit
 from api.services.import_common import (
     FileProblem,

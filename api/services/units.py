@@ -7,9 +7,9 @@ from sqlalchemy import ColumnElement, Table, bindparam, func, or_, select, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from api.caller import Caller
-from api.pagination import Page, decode_cursor, encode_cursor
-from api.problems import Conflict, FieldError, NotFound, Unprocessable
+from api.core.caller import Caller
+from api.core.pagination import Page, decode_cursor, encode_cursor
+from api.core.problems import Conflict, FieldError, NotFound, Unprocessable
 from api.services import audit, rollups
 from criteria.text import fold, nfc
 from models.base import metadata, utcnow

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.services.demo import BASE_VALUES
+from api.seed.demo import BASE_VALUES
 from criteria.loader import SETS_DIR, load_document_file
 from tests.accounts import bearer, make_user
 from tests.factories import make_tree

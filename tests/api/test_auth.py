@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api import security
+from api.core import security
 from tests.accounts import TEST_PASSWORD, TEST_SECRET, bearer, make_user
 from tests.api.conftest import V
 

@@ -13,10 +13,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from api import security
 from api.app import create_app
-from api.errors import is_database_unavailable
-from api.settings import Settings
+from api.core import security
+from api.infra.settings import Settings
+from api.web.errors import is_database_unavailable
 from tests.accounts import TEST_SECRET, bearer
 from tests.served import free_port
 

@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import OperationalError
 
-from api import idempotency
 from api.app import create_app
+from api.infra.settings import Settings
 from api.services import reviews as review_service
 from api.services import submissions as submission_service
-from api.settings import Settings
+from api.web import idempotency
 from models.base import utcnow
 from models.operations import IdempotencyRecord
 from tests.accounts import TEST_PASSWORD, bearer, make_user

@@ -7,8 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 
+from api.infra.settings import Settings
 from api.services import submission_import
-from api.settings import Settings
 from models.submissions import Submission
 from tests.api.conftest import V, ha_nam_values, put_values
 

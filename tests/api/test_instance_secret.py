@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from api import security
 from api.app import create_app
-from api.db import engine_for, make_sessionmaker
-from api.migrate import upgrade
+from api.core import security
+from api.infra.db import engine_for, make_sessionmaker
+from api.infra.migrate import upgrade
+from api.infra.settings import Settings
 from api.services.instance import MissingSecret, with_token_secret
-from api.settings import Settings
 from models.operations import InstanceSecret
 from tests.accounts import TEST_PASSWORD, bearer, make_user
 

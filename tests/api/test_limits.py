@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from api.infra.settings import Settings
 from tests.accounts import bearer
 from tests.api.conftest import V, ha_nam_values
 from tests.served import served

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.app import create_app
-from api.observability import LogFormatter, configure_logging
-from api.settings import Settings
+from api.infra.settings import Settings
+from api.web.observability import LogFormatter, configure_logging
 from tests.accounts import TEST_SECRET, bearer, make_user
 from tests.api.conftest import V, ha_nam_values, put_values
 from tests.served import served

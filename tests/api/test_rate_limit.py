@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, insert, select
 
 from api.app import create_app
-from api.db import make_engine
-from api.settings import Settings
+from api.infra.db import make_engine
+from api.infra.settings import Settings
 from models.operations import RateCounter
 from tests.accounts import bearer, make_user
 from tests.api.conftest import V

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.app import create_app
-from api.settings import Settings
+from api.infra.settings import Settings
 from tests.accounts import TEST_PASSWORD, make_user
 from tests.api.conftest import V
 from tests.served import served

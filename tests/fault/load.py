@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from api.services.demo import BASE_VALUES
+from api.seed.demo import BASE_VALUES
 
 VILLAGES = ["37-13402-DONG", "37-13402-BAC", "37-13393-01", "15-04000-01"]
 PERIODS = ["2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2"]

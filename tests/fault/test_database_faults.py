@@ -17,8 +17,8 @@ import httpx
 import psycopg
 from sqlalchemy import text
 
-from api.db import make_sync_engine
-from api.migrate import upgrade
+from api.infra.db import make_sync_engine
+from api.infra.migrate import upgrade
 from criteria.loader import SETS_DIR
 from tests.accounts import bearer, make_user
 from tests.factories import make_tree

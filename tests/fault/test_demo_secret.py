@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import jwt
 
-from api import security
+from api.core import security
 from tests.accounts import bearer
 from tests.fault.cluster import Cluster
 from tests.served import served

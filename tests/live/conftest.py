@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from api.db import make_sync_engine
-from api.migrate import upgrade
+from api.infra.db import make_sync_engine
+from api.infra.migrate import upgrade
 from tests.accounts import bearer, make_user
 from tests.factories import make_unit
 from tests.pg import create_database, drop_database

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from api.services.demo import BASE_VALUES
+from api.seed.demo import BASE_VALUES
 from tests.live.conftest import COMMUNE, VILLAGES, Live
 
 V = "/api/v1"

@@ -16,9 +16,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
-from api.db import make_sync_engine
-from api.migrate import alembic_config, downgrade, upgrade
-from api.settings import to_sync_url
+from api.infra.db import make_sync_engine
+from api.infra.migrate import alembic_config, downgrade, upgrade
+from api.infra.settings import to_sync_url
 from models import metadata
 from models.base import compared_by_autogenerate
 from tests.pg import create_database, drop_database

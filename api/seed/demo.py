@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from api.caller import Caller
+from api.core.caller import Caller
 from api.services import accounts, criteria_sets, submissions
 from api.services.import_common import ImportBody
 from api.services.unit_import import import_units

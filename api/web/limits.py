@@ -12,9 +12,9 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import PROBLEM_JSON
-from api.problems import PayloadTooLarge, ProblemError, RequestTimeout
-from api.settings import Settings
+from api.core.problems import PayloadTooLarge, ProblemError, RequestTimeout
+from api.infra.settings import Settings
+from api.web.errors import PROBLEM_JSON
 
 IMPORT_ROUTES = frozenset(
     {("POST", "/api/v1/units/import"), ("POST", "/api/v1/submissions/import")}

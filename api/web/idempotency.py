@@ -25,10 +25,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.credentials import credential_of
-from api.errors import problem_response
-from api.problems import FieldError
-from api.settings import Settings
+from api.core.problems import FieldError
+from api.infra.settings import Settings
+from api.web.credentials import credential_of
+from api.web.errors import problem_response
 from models.base import utcnow
 from models.operations import IdempotencyRecord
 

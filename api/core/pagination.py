@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from api.problems import BadRequest, FieldError
+from api.core.problems import BadRequest, FieldError
 from criteria.text import text_problem
 
 MAX_LIMIT = 500

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.problems import Conflict, FieldError, ProblemError, Unavailable, Unprocessable
+from api.core.problems import Conflict, FieldError, ProblemError, Unavailable, Unprocessable
 
 log = logging.getLogger("smartvillage")
 PROBLEM_JSON = "application/problem+json"

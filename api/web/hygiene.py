@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import Request
 
-from api.problems import FieldError, Unprocessable
+from api.core.problems import FieldError, Unprocessable
 from criteria.text import text_problem
 
 __all__ = ["check_body", "check_params", "problems_in"]

@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import metrics_registry as metrics
-from api.credentials import credential_of
-from api.request_context import request_id
-from api.settings import Settings
+from api.core import metrics
+from api.core.request_context import request_id
+from api.infra.settings import Settings
+from api.web.credentials import credential_of
 
 ACCESS = logging.getLogger("smartvillage.access")
 UNMATCHED = "unmatched"  # the label of requests no route matched: never the raw path
@@ -88,9 +88,11 @@ def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "api.observability.LogFormatter"}},
+        "formatters": {"json": {"()": "api.web.observability.LogFormatter"}},
         # The same handler class configure_logging replaces, so lines are never doubled.
-        "handlers": {"stderr": {"class": "api.observability._StderrHandler", "formatter": "json"}},
+        "handlers": {
+            "stderr": {"class": "api.web.observability._StderrHandler", "formatter": "json"}
+        },
         "root": {"handlers": ["stderr"], "level": settings.log_level.upper()},
         "loggers": {
             "uvicorn": {"handlers": [], "propagate": True},

@@ -1,4 +1,4 @@
-"""The error classes services raise; rendered as RFC 9457 problem+json by api.errors."""
+"""The error classes services raise; rendered as RFC 9457 problem+json by api.web.errors."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass

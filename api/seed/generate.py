@@ -19,7 +19,7 @@ import orjson
 from sqlalchemy import ColumnElement, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.problems import Conflict, Unprocessable
+from api.core.problems import Conflict, Unprocessable
 from api.services.bulk import bulk_insert
 from api.services.criteria_sets import load_and_publish
 from api.services.scoring import rescore

@@ -8,9 +8,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
-from api.db import make_sync_engine
+from api.infra.db import make_sync_engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # Any fixed 64-bit number: the PostgreSQL advisory lock that serialises migrators.
 MIGRATION_LOCK_KEY = 0x5356_4D49_4752
 

@@ -1,9 +1,8 @@
 """Database engines and the per-request session dependency."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from api.settings import Settings, to_async_url, to_sync_url
+from api.infra.settings import Settings, to_async_url, to_sync_url
 
 
 def _sqlite_pragmas(busy_ms: int) -> Callable[[Any, Any], None]:
@@ -103,13 +102,3 @@ def engine_for(settings: Settings, *, batch: bool = False) -> AsyncEngine:
         statement_timeout=None if batch else settings.statement_timeout,
         connect_timeout=settings.connect_timeout,
     )
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request; whatever the service did not commit is rolled back."""
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with maker() as session:
-        try:
-            yield session
-        finally:
-            await session.rollback()

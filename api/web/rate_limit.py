@@ -1,6 +1,6 @@
 """Per-credential request rates (SPEC §9 "Rates") as pure ASGI middleware.
 
-Each credential (`api.credentials.credential_of`) may make `rate_limit` requests per fixed
+Each credential (`api.web.credentials.credential_of`) may make `rate_limit` requests per fixed
 60-second window, counted in one shared place so that every worker and replica agrees: the
 `rate_counter` table (one atomic upsert-increment per request) or, when `redis_url` is set,
 Redis (INCR + EXPIRE). A fixed window lets a caller spend its allowance at the end of one
@@ -22,10 +22,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.credentials import credential_of
-from api.limits import send_problem, settings_of
-from api.problems import TooManyRequests
-from api.settings import Settings
+from api.core.problems import TooManyRequests
+from api.infra.settings import Settings
+from api.web.credentials import credential_of
+from api.web.limits import send_problem, settings_of
 from models.operations import RateCounter
 
 log = logging.getLogger("smartvillage")

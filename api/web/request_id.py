@@ -7,8 +7,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import problem_response
-from api.request_context import request_id
+from api.core.request_context import request_id
+from api.web.errors import problem_response
 
 _SANE = re.compile(r"[0-9A-Za-z._-]{1,64}")
 

@@ -5,7 +5,7 @@ import hashlib
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from api.security import read_token
+from api.core.security import read_token
 
 
 def credential_of(scope: Scope, *, secret: str) -> str:

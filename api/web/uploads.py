@@ -8,9 +8,9 @@ from typing import IO, Annotated
 from fastapi import Depends, Request
 from starlette.datastructures import UploadFile
 
-from api.problems import FieldError, Unprocessable
+from api.core.problems import FieldError, Unprocessable
+from api.infra.settings import Settings
 from api.services.import_common import ImportBody, ImportLimits
-from api.settings import Settings
 
 SPOOL_SIZE = 1024 * 1024
 

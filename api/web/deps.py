@@ -1,23 +1,33 @@
 """Request dependencies as `Annotated` aliases: session, caller, pagination, path resources."""
 
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.caller import Caller
-from api.db import get_session
-from api.hygiene import check_body, check_params
-from api.pagination import MAX_CURSOR_LENGTH, MAX_LIMIT
-from api.policy import enforce
-from api.problems import FieldError, Unprocessable
-from api.retry import with_retries
+from api.core.caller import Caller
+from api.core.pagination import MAX_CURSOR_LENGTH, MAX_LIMIT
+from api.core.problems import FieldError, Unprocessable
 from api.services import units as unit_service
+from api.web.hygiene import check_body, check_params
+from api.web.policy import enforce
+from api.web.retry import with_retries
 from criteria.periods import Period
 from models.units import Unit
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request; whatever the service did not commit is rolled back."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session:
+        try:
+            yield session
+        finally:
+            await session.rollback()
+
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
@@ -30,7 +40,7 @@ class PolicyRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
-            check_params(request)  # text no database can store: 422 (api.hygiene)
+            check_params(request)  # text no database can store: 422 (api.web.hygiene)
             async with request.app.state.sessionmaker() as session:
                 request.state.caller = await enforce(request, session)
             await check_body(request)

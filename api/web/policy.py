@@ -10,9 +10,9 @@ from typing import Literal
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.caller import ROLES, Caller, Role
-from api.problems import Forbidden, ProblemError, Unauthorized
-from api.security import read_token
+from api.core.caller import ROLES, Caller, Role
+from api.core.problems import Forbidden, ProblemError, Unauthorized
+from api.core.security import read_token
 from api.services import accounts, api_keys
 from api.services import units as unit_service
 from models.units import Unit

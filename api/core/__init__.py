@@ -1,0 +1,2 @@
+"""What every layer uses: the problem family, the caller, pagination, security, request
+context and metrics."""

@@ -1,0 +1,1 @@
+"""Infrastructure: settings, the database engine, migrations."""

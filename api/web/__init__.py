@@ -1,0 +1,4 @@
+"""The HTTP edge: dependencies, the policy, error handlers, middleware and uploads.
+
+With `api.routers`, the only layer that imports FastAPI or Starlette.
+"""
