@@ -9,9 +9,6 @@ from sqlmodel import Field, SQLModel
 
 from models.base import NfcStr, created_at_field, optional_time_field
 
-ROLES = ("admin", "reviewer", "village_head")
-
-
 AccountRole = Literal["admin", "reviewer", "village_head"]
 """The roles an account can have (integrators use API keys, not accounts)."""
 

@@ -18,8 +18,6 @@ from sqlmodel import Field, SQLModel
 
 from models.base import JsonNumber, created_at_field
 
-SCORE_STATUSES = ("met", "not_met", "incomplete")
-
 
 class Score(SQLModel, table=True):
     """The score of a village's current submission for a period, and what produced it."""

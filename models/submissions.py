@@ -19,8 +19,6 @@ from sqlmodel import Field, SQLModel
 
 from models.base import NfcStr, created_at_field, optional_time_field
 
-STATUSES = ("submitted", "approved", "returned")
-
 
 class Submission(SQLModel, table=True):
     """The current state of one village's report for one period."""

@@ -9,7 +9,7 @@ moment only queue on the same rows for an instant and never conflict. Whole-scop
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, delete, func, insert, literal, select, tuple_, update
+from sqlalchemy import Integer, case, cast, delete, func, insert, literal, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,13 +105,3 @@ async def refresh_communes(session: AsyncSession, commune_ids: Iterable[int]) ->
     pairs = {(c, p) for c, p in (await session.execute(stmt)).all()}
     pairs |= {(c, p) for c, p in (await session.execute(stored)).all()}
     await refresh(session, pairs)
-
-
-async def move_communes(session: AsyncSession, moves: dict[int, int]) -> None:
-    """Communes moved to another province: their roll-ups follow (commune id → province id)."""
-    for commune_id, province_id in moves.items():
-        await session.execute(
-            update(IndicatorRollup)
-            .where(IndicatorRollup.commune_id == commune_id)  # type: ignore[arg-type]
-            .values(province_id=province_id)
-        )
