@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from api.core.problems import Conflict, FieldError, ProblemError, Unavailable, Unprocessable
 
@@ -185,6 +186,12 @@ async def _on_db_down(request: Request, exc: Exception) -> JSONResponse:
     return _unavailable(request, exc)
 
 
+async def _on_client_gone(request: Request, exc: Exception) -> Response:
+    # The client hung up before its body arrived: nobody reads an answer; not a server error.
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Also reached by errors raised in middleware (outside the routing's handlers).
     if is_database_unavailable(exc):
@@ -212,4 +219,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _on_db_down)
     app.add_exception_handler(PoolTimeout, _on_db_down)
     app.add_exception_handler(OSError, _on_db_down)
+    app.add_exception_handler(ClientDisconnect, _on_client_gone)
     app.add_exception_handler(Exception, _on_unexpected)

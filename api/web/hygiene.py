@@ -64,10 +64,13 @@ def _pairs_problems(pairs: Iterator[tuple[str, str]] | list[tuple[str, str]]) ->
     return errors
 
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
 async def _body_problems(request: Request) -> list[FieldError]:
     route = request.scope.get("route")
-    if getattr(route, "path", "").endswith("/import"):
-        return []
+    if request.method not in BODY_METHODS or getattr(route, "path", "").endswith("/import"):
+        return []  # reads never wait for a body (nor fail when their client goes away)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.form()  # parsed once: Starlette keeps it for the route
