@@ -3,13 +3,14 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api.core.caller import Caller
 from api.core.pagination import Page, decode_cursor, page_of
 from api.core.request_context import request_id
+from api.core.scope import under
 from models.audit import AuditEvent, AuditPublic
 from models.units import Unit
 
@@ -46,12 +47,14 @@ def record(
     )
 
 
-def _under(unit: Unit) -> Any:
-    if unit.level == "province":
-        return AuditEvent.province_id == unit.id
-    if unit.level == "commune":
-        return AuditEvent.commune_id == unit.id
-    return AuditEvent.unit_id == unit.id
+def _under(unit: Unit) -> ColumnElement[bool]:
+    events = AuditEvent
+    return under(
+        unit,
+        province_id=events.province_id,
+        commune_id=events.commune_id,
+        village_id=events.unit_id,
+    )
 
 
 async def list_events(

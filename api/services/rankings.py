@@ -3,7 +3,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Integer, case, cast, func, select, true
+from sqlalchemy import ColumnElement, Integer, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -11,6 +11,7 @@ from sqlmodel import col
 from api.core.caller import Caller
 from api.core.pagination import Page, decode_cursor, encode_cursor
 from api.core.problems import NotFound
+from api.core.scope import under, visible_scores
 from criteria.periods import Period
 from models.scores import (
     IndicatorRollup,
@@ -26,22 +27,18 @@ Sort = Literal["-score", "score", "village_code"]
 ScoreStatus = Literal["met", "not_met", "incomplete"]
 
 
-def in_subtree(table: Any, unit: Unit) -> Any:
-    """Rows of `table` (with village/commune/province ids) that lie under `unit`."""
-    if unit.level == "province":
-        return table.province_id == unit.id
-    if unit.level == "commune":
-        return table.commune_id == unit.id
-    return table.village_id == unit.id
-
-
-def _visible(caller: Caller) -> Any:
-    return Score.submission_status == "approved" if caller.approved_only else true()
+def _under(unit: Unit) -> ColumnElement[bool]:
+    return under(
+        unit,
+        province_id=Score.province_id,
+        commune_id=Score.commune_id,
+        village_id=Score.village_id,
+    )
 
 
 async def latest_period(session: AsyncSession, *, unit: Unit, caller: Caller) -> str:
     """The latest period with a score in scope, or 404."""
-    stmt = select(func.max(Score.period)).where(in_subtree(Score, unit), _visible(caller))
+    stmt = select(func.max(Score.period)).where(_under(unit), visible_scores(caller))
     period = await session.scalar(stmt)
     if period is None:
         raise NotFound(f"No village under {unit.code!r} has a score yet.")
@@ -99,7 +96,7 @@ async def ranking(
         )
         .join(village, col(village.id) == col(Score.village_id))
         .join(commune, col(commune.id) == col(Score.commune_id))
-        .where(in_subtree(Score, unit), col(Score.period) == wanted, _visible(caller))
+        .where(_under(unit), col(Score.period) == wanted, visible_scores(caller))
         .order_by(*_order(sort))
         .limit(limit + 1)
     )
@@ -160,7 +157,7 @@ async def summary(
 ) -> SummaryPublic:
     """Counts and per-indicator mean / pass rate for the villages under `unit`."""
     wanted = str(period) if period else await latest_period(session, unit=unit, caller=caller)
-    scope = (in_subtree(Score, unit), col(Score.period) == wanted, _visible(caller))
+    scope = (_under(unit), col(Score.period) == wanted, visible_scores(caller))
     met = col(Score.status) == "met"
     counts = (
         await session.execute(
@@ -223,7 +220,7 @@ async def _village_indicators(
 ) -> list[IndicatorSummary]:
     si = ScoreIndicator
     scored = select(col(Score.submission_id)).where(
-        col(Score.village_id) == unit.id, col(Score.period) == period, _visible(caller)
+        col(Score.village_id) == unit.id, col(Score.period) == period, visible_scores(caller)
     )
     stmt = (
         select(col(si.indicator_code), col(si.value), col(si.passed))

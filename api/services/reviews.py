@@ -11,6 +11,7 @@ from sqlmodel import col
 from api.core.caller import Caller
 from api.core.pagination import Page, decode_cursor, encode_cursor
 from api.core.problems import Conflict, FieldError, NotFound, Unprocessable
+from api.core.scope import under
 from api.services import audit, locks, rollups
 from api.services.submissions import check_if_match, to_public
 from criteria.periods import Period
@@ -104,12 +105,9 @@ async def queue(
         .order_by(col(Submission.submitted_at), col(Submission.id))
         .limit(limit + 1)
     )
-    if unit is not None and unit.level == "province":
-        stmt = stmt.where(col(village.province_id) == unit.id)
-    elif unit is not None and unit.level == "commune":
-        stmt = stmt.where(col(village.commune_id) == unit.id)
-    elif unit is not None:
-        stmt = stmt.where(col(village.id) == unit.id)
+    if unit is not None:
+        place = {"province_id": village.province_id, "commune_id": village.commune_id}
+        stmt = stmt.where(under(unit, **place, village_id=village.id))
     if period is not None:
         stmt = stmt.where(col(Submission.period) == str(period))
     if status:

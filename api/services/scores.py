@@ -1,14 +1,13 @@
 """A village's stored score with per-indicator detail, and its trend over periods."""
 
-from typing import Any
-
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api.core.caller import Caller
 from api.core.pagination import Page, decode_cursor, page_of
 from api.core.problems import NotFound
+from api.core.scope import visible_scores
 from api.services.scoring import clean_values
 from api.services.versions import document_of
 from criteria.engine import IndicatorResult, score
@@ -28,15 +27,11 @@ from models.submissions import Submission
 from models.units import Unit
 
 
-def _visible(caller: Caller) -> Any:
-    return Score.submission_status == "approved" if caller.approved_only else true()
-
-
 async def village_score(
     session: AsyncSession, *, village: Unit, period: Period | None, caller: Caller
 ) -> ScorePublic:
     """The score for a period (default: the latest scored one), each indicator explained."""
-    visible = _visible(caller)
+    visible = visible_scores(caller)
     wanted = str(period) if period else None
     if wanted is None:
         stmt = select(func.max(Score.period)).where(col(Score.village_id) == village.id, visible)
@@ -93,7 +88,7 @@ async def village_trend(
     stmt = (
         select(Score, col(CriteriaSetVersion.code), col(CriteriaSetVersion.version))
         .join(CriteriaSetVersion, col(CriteriaSetVersion.id) == Score.criteria_set_version_id)
-        .where(col(Score.village_id) == village.id, _visible(caller))
+        .where(col(Score.village_id) == village.id, visible_scores(caller))
         .order_by(col(Score.period))
         .limit(limit + 1)
     )
