@@ -9,12 +9,19 @@ Exact = int | Fraction  # an exact rational; the engine keeps whole numbers as i
 
 __all__ = [
     "Exact",
+    "json_number",
     "round_half_up",
     "round_short_of",
     "shown_attainment",
     "shown_percent",
     "shown_score",
 ]
+
+
+def json_number(value: Decimal) -> int | float:
+    """A Decimal as a JSON number, keeping its written form: `2` → 2, `2.0` → 2.0,
+    `2.50` → 2.5. Display only; pass/fail was decided exactly before this."""
+    return int(value) if value.as_tuple().exponent == 0 else float(value)
 
 
 def round_half_up(x: Exact, places: int) -> Decimal:

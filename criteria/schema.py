@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from criteria.periods import Period
+from criteria.rounding import json_number
 from criteria.text import nfc
 
 __all__ = [
@@ -91,11 +92,6 @@ def _exact(v: object) -> Decimal:
     raise ValueError("expected a number")
 
 
-def _decimal_json(d: Decimal) -> int | float:
-    """Render a Decimal as a JSON number (an integer when integral)."""
-    return int(d) if d == d.to_integral_value() else float(d)
-
-
 def _target_value(v: object) -> object:
     """Keep a target as bool, int or Decimal: never coerce one into another."""
     if isinstance(v, bool):
@@ -107,7 +103,7 @@ def _target_value(v: object) -> object:
 
 
 def _target_json(v: bool | int | Decimal) -> bool | int | float:
-    return _decimal_json(v) if isinstance(v, Decimal) else v
+    return json_number(v) if isinstance(v, Decimal) else v
 
 
 def _text(v: str) -> str:
@@ -122,7 +118,7 @@ def _period_text(v: object) -> object:
 
 
 Num = Annotated[
-    Decimal, BeforeValidator(_to_decimal), PlainSerializer(_decimal_json, when_used="json")
+    Decimal, BeforeValidator(_to_decimal), PlainSerializer(json_number, when_used="json")
 ]
 TargetValue = Annotated[
     bool | int | Decimal,

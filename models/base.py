@@ -8,6 +8,7 @@ from pydantic import AfterValidator, PlainSerializer
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from criteria.rounding import json_number
 from criteria.text import nfc
 
 # Named constraints: SQLite batch migrations cannot drop unnamed ones.
@@ -24,17 +25,8 @@ NfcStr = Annotated[str, AfterValidator(nfc)]
 """User text: stored in Unicode NFC, surrounding whitespace removed."""
 
 
-def _json_number(value: Decimal) -> int | float:
-    # Display only: exact Decimals become JSON numbers; pass/fail was decided before this.
-    return (
-        int(value)
-        if value == value.to_integral_value() and value.as_tuple().exponent == 0
-        else float(value)
-    )
-
-
 JsonNumber = Annotated[
-    Decimal, PlainSerializer(_json_number, return_type=int | float, when_used="json")
+    Decimal, PlainSerializer(json_number, return_type=int | float, when_used="json")
 ]
 """A Decimal that leaves the API as a JSON number, not a string."""
 

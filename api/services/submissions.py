@@ -22,6 +22,7 @@ from api.services import audit, locks, scoring
 from api.services.versions import ActiveVersion, choose, published_versions
 from criteria.document import ValuesInvalid, validate_values
 from criteria.periods import Period
+from criteria.rounding import json_number
 from models.base import utcnow
 from models.submissions import (
     RevisionPublic,
@@ -42,9 +43,7 @@ def etag(sub: Submission) -> str:
 
 
 def _json_value(value: int | bool | Decimal) -> int | bool | float:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
+    return json_number(value) if isinstance(value, Decimal) else value
 
 
 async def version_for(session: AsyncSession, *, village: Unit, period: Period) -> ActiveVersion:
