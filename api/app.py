@@ -16,6 +16,7 @@ from api.web.etag import ETagMiddleware
 from api.web.idempotency import IdempotencyMiddleware
 from api.web.limits import BodyLimitMiddleware
 from api.web.observability import ObservabilityMiddleware, configure_logging
+from api.web.policy import is_public
 from api.web.rate_limit import RateLimitMiddleware
 from api.web.request_id import RequestIdMiddleware
 
@@ -27,7 +28,8 @@ def _operation_id(route: APIRoute) -> str:
 
 
 def _problem_only_openapi(app: FastAPI) -> None:
-    """Error responses are problem+json only (FastAPI also lists application/json)."""
+    """Error responses are problem+json only (FastAPI also lists application/json); a
+    public route (its policy needs no credentials) declares no security."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -35,6 +37,8 @@ def _problem_only_openapi(app: FastAPI) -> None:
             schema = build()
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
+                    if is_public(operation.get("operationId", "")):
+                        operation.pop("security", None)
                     for status, response in operation.get("responses", {}).items():
                         content = response.get("content", {})
                         if status[0] in "45" and PROBLEM_JSON in content:

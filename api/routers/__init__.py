@@ -9,15 +9,28 @@ from api.routers import (
     criteria_sets,
     reviews,
     scores,
+    submission_queue,
     submissions,
     units,
     users,
 )
-from api.web.deps import AuthorizeDep
+from api.web.deps import GUARDS
 from api.web.errors import PROBLEM_RESPONSES
 
-v1_router = APIRouter(responses=PROBLEM_RESPONSES, dependencies=[AuthorizeDep])
-for _module in (auth, users, api_keys, units, criteria_sets, submissions, reviews, scores, audit):
+v1_router = APIRouter(responses=PROBLEM_RESPONSES, dependencies=GUARDS)
+_RESOURCES = (
+    auth,
+    users,
+    api_keys,
+    units,
+    criteria_sets,
+    submissions,
+    reviews,
+    submission_queue,
+    scores,
+    audit,
+)
+for _module in _RESOURCES:
     v1_router.include_router(_module.router)
 
 __all__ = ["v1_router"]

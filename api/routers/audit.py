@@ -2,12 +2,18 @@
 
 from typing import Annotated
 
-from fastapi import Query, Request
+from fastapi import Query
 
 from api.core.pagination import DEFAULT_LIMIT, Page
 from api.services import audit
-from api.services.reviews import caller_unit
-from api.web.deps import CallerDep, CursorQuery, LimitQuery, SessionDep, SinceQuery, resource_router
+from api.web.deps import (
+    CursorQuery,
+    LimitQuery,
+    ScopeUnitDep,
+    SessionDep,
+    SinceQuery,
+    resource_router,
+)
 from models.audit import AuditPublic
 
 router = resource_router(prefix="/audit", tags=["audit"])
@@ -15,9 +21,8 @@ router = resource_router(prefix="/audit", tags=["audit"])
 
 @router.get("", status_code=200)
 async def list_audit_events(
-    request: Request,
     session: SessionDep,
-    caller: CallerDep,
+    scope: ScopeUnitDep,
     unit: Annotated[
         str | None, Query(max_length=32, description="A unit: its whole subtree.")
     ] = None,
@@ -27,7 +32,6 @@ async def list_audit_events(
     cursor: CursorQuery = None,
 ) -> Page[AuditPublic]:
     """Who changed what and when, newest first; a reviewer sees only their own unit's subtree."""
-    scope = request.state.scope_unit or await caller_unit(session, caller)
     return await audit.list_events(
         session, unit=scope, actor=actor, since=since, limit=limit, cursor=cursor
     )

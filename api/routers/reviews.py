@@ -1,26 +1,14 @@
-"""Review: approve, return or reopen a village's submission; the review queue."""
+"""Review: approve, return or reopen a village's submission."""
 
 from typing import Annotated
 
-from fastapi import Body, Header, Query, Request, Response
+from fastapi import Body, Header, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.caller import Caller
-from api.core.pagination import DEFAULT_LIMIT, Page
-from api.services import reviews, submission_import, submissions
-from api.web.deps import (
-    CallerDep,
-    CursorQuery,
-    LimitQuery,
-    PeriodPath,
-    PeriodQuery,
-    SessionDep,
-    VillageDep,
-    resource_router,
-)
-from api.web.uploads import ImportBodyDep
+from api.services import reviews, submissions
+from api.web.deps import CallerDep, PeriodPath, SessionDep, VillageDep, resource_router
 from criteria.periods import Period
-from models.imports import ImportReportPublic
 from models.submissions import SubmissionPublic
 from models.units import Unit
 
@@ -31,7 +19,6 @@ IfMatch = Annotated[
     str | None,
     Header(max_length=200, description="ETag of the submission you reviewed (stale: 412)."),
 ]
-StatusFilter = Annotated[str | None, Query(pattern=r"^(submitted|approved|returned)$")]
 
 
 async def _step(
@@ -90,54 +77,3 @@ async def reopen_submission(
 ) -> SubmissionPublic:
     """Reopen an approved or returned submission: back to `submitted`, editable again."""
     return await _step(session, village, period, "reopen", caller, comment, if_match, response)
-
-
-@router.get("/submissions", status_code=200)
-async def list_submissions(
-    request: Request,
-    session: SessionDep,
-    caller: CallerDep,
-    period: PeriodQuery,
-    unit: Annotated[str | None, Query(max_length=32, description="A unit: its subtree.")] = None,
-    status: StatusFilter = None,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
-) -> Page[SubmissionPublic]:
-    """The review queue: submissions under a unit (default: your own), oldest change first."""
-    scope = request.state.scope_unit or await reviews.caller_unit(session, caller)
-    return await reviews.queue(session, unit=scope, period=period, status=status,
-                               limit=limit, cursor=cursor)  # fmt: skip
-
-
-@router.post(
-    "/submissions/import",
-    status_code=200,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "description": "CSV (header `village_code,period,` then measure codes; booleans "
-            "true/false/1/0; an empty cell is a missing measure), a JSON array of "
-            "`{village_code, period, values}`, or either one as a multipart `file` part.",
-            "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                    }
-                },
-            },
-        }
-    },
-)
-async def import_submissions(
-    body: ImportBodyDep,
-    session: SessionDep,
-    caller: CallerDep,
-    dry_run: Annotated[bool, Query(description="Validate and report; write nothing.")] = False,
-) -> ImportReportPublic:
-    """Create or revise many submissions at once, all or nothing, with a per-row report."""
-    return await submission_import.import_submissions(
-        session, body=body, dry_run=dry_run, actor=caller
-    )

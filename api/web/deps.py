@@ -5,15 +5,21 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant, solve_dependencies
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.exceptions import HTTPException
 
 from api.core.caller import Caller
 from api.core.pagination import MAX_CURSOR_LENGTH, MAX_LIMIT
 from api.core.problems import FieldError, Unprocessable
+from api.services import reviews
 from api.services import units as unit_service
 from api.web.hygiene import check_body, check_params
-from api.web.policy import enforce
+from api.web.policy import Access, enforce, identify
 from api.web.retry import with_retries
 from criteria.periods import Period
 from models.units import Unit
@@ -32,46 +38,117 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
+# The two credentials, as FastAPI security classes so that OpenAPI declares them (and /docs
+# has an Authorize button); they only read headers: the policy decides what they are worth.
+bearer_token = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/token", scheme_name="BearerToken", auto_error=False
+)
+api_key_header = APIKeyHeader(name="X-API-Key", scheme_name="ApiKey", auto_error=False)
+
+
+async def get_access(
+    request: Request,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(bearer_token)],
+    key: Annotated[str | None, Depends(api_key_header)],
+) -> Access:
+    """The route's policy applied to the caller, in the request's one session (cached: the
+    handler's `SessionDep` is the same session)."""
+    secret = request.app.state.settings.secret_key.get_secret_value()
+    caller = await identify(session, token=token, key=key, secret=secret)
+    return await enforce(request, session, caller)
+
+
+AccessDep = Annotated[Access, Depends(get_access)]
+
+
+def refuse_bad_params(request: Request) -> None:
+    """Path and query text no database can store: 422, before the policy looks units up."""
+    check_params(request)
+
+
+async def refuse_bad_body(request: Request) -> None:
+    """Body text no database can store: 422, after the policy (the body is already read)."""
+    await check_body(request)
+
+
+# Every /api/v1 route depends on these, in this order (`v1_router`).
+GUARDS = [Depends(refuse_bad_params), Depends(get_access), Depends(refuse_bad_body)]
+
+
+async def _owed_refusal(
+    _params: Annotated[None, Depends(refuse_bad_params)],
+    _access: AccessDep,
+    _body: Annotated[None, Depends(refuse_bad_body)],
+) -> None:
+    """The guards alone, for a request whose body FastAPI could not parse."""
+
+
+def _is_body_parse_error(exc: Exception) -> bool:
+    if isinstance(exc, RequestValidationError):
+        return any(error.get("type") == "json_invalid" for error in exc.errors())
+    return isinstance(exc, HTTPException) and exc.status_code == 400
+
+
 class PolicyRoute(APIRoute):
-    """Applies the policy before FastAPI reads the body, so a malformed body can never
-    answer in place of the 401 or 403 the caller is owed."""
+    """Ordering only. FastAPI parses the body before it solves dependencies, so a body that
+    is not JSON (or not UTF-8) would answer in place of the 401 or 403 the caller is owed:
+    on such a failure the guards run first (their refusal wins), then the parse error is
+    raised. The handler runs under `with_retries` (deadlocks, serialization failures)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        guards = get_dependant(path=self.path_format, call=_owed_refusal)
 
-        async def guarded(request: Request) -> Response:
-            check_params(request)  # text no database can store: 422 (api.web.hygiene)
-            async with request.app.state.sessionmaker() as session:
-                request.state.caller = await enforce(request, session)
-            await check_body(request)
-            return await with_retries(lambda: handler(request))
+        async def ordered(request: Request) -> Response:
+            try:
+                return await with_retries(lambda: handler(request))
+            except (RequestValidationError, HTTPException) as exc:
+                if not _is_body_parse_error(exc):
+                    raise
+                await _solve(request, guards)
+                raise
 
-        return guarded
+        return ordered
+
+
+async def _solve(request: Request, dependant: Dependant) -> None:
+    """Run `dependant`'s dependencies for `request` (the app's overrides apply)."""
+    solved = await solve_dependencies(
+        request=request,
+        dependant=dependant,
+        dependency_overrides_provider=request.app,
+        async_exit_stack=request.scope["fastapi_inner_astack"],
+        embed_body_fields=False,
+    )
+    if solved.errors:
+        raise RequestValidationError(solved.errors)
 
 
 def resource_router(**kwargs: Any) -> APIRouter:
-    """The router every resource module uses: its routes are guarded by the policy."""
+    """The router every resource module uses (its routes put the guards before the body)."""
     return APIRouter(route_class=PolicyRoute, **kwargs)
 
 
-async def authorize(request: Request, session: SessionDep) -> None:
-    """Every /api/v1 route depends on this too: the policy, for any route not built by
-    `resource_router` (it then runs after the body is read, but it still runs)."""
-    if not hasattr(request.state, "caller"):
-        request.state.caller = await enforce(request, session)
-
-
-AuthorizeDep = Depends(authorize)
-
-
-async def get_caller(request: Request, _: Annotated[None, AuthorizeDep]) -> Caller:
+async def get_caller(access: AccessDep) -> Caller:
     """The authenticated caller of a route whose policy requires one."""
-    caller: Caller | None = request.state.caller
-    assert caller is not None, "a public route asked for a caller"
-    return caller
+    assert access.caller is not None, "a public route asked for a caller"
+    return access.caller
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def get_scope_unit(access: AccessDep, session: SessionDep) -> Unit | None:
+    """The unit a listing is limited to: `?unit=` (its scope checked by the policy), else
+    the caller's own unit (None: everything, for an admin without one)."""
+    if access.unit is not None:
+        return access.unit
+    assert access.caller is not None, "a public route asked for a scope"
+    return await reviews.caller_unit(session, access.caller)
+
+
+ScopeUnitDep = Annotated[Unit | None, Depends(get_scope_unit)]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (max 500).")]
 CursorQuery = Annotated[
     str | None,
@@ -102,29 +179,23 @@ def _since_query(
 SinceQuery = Annotated[datetime | None, Depends(_since_query)]
 
 
-def _checked(request: Request, code: str) -> Unit | None:
-    unit: Unit | None = getattr(request.state, "scope_unit", None)
+def _checked(access: Access, code: str) -> Unit | None:
+    unit = access.unit
     return unit if unit is not None and unit.code == code else None
 
 
 async def get_unit(
-    code: Annotated[str, Path(max_length=32)],
-    session: SessionDep,
-    request: Request,
-    _: Annotated[None, AuthorizeDep],
+    code: Annotated[str, Path(max_length=32)], session: SessionDep, access: AccessDep
 ) -> Unit:
-    """The unit named in the path (already loaded by the policy when it checked scope), or 404."""
-    return _checked(request, code) or await unit_service.get_by_code(session, code=code)
+    """The unit named in the path (loaded by the policy when it checked scope), or 404."""
+    return _checked(access, code) or await unit_service.get_by_code(session, code=code)
 
 
 async def get_village(
-    village_code: Annotated[str, Path(max_length=32)],
-    session: SessionDep,
-    request: Request,
-    _: Annotated[None, AuthorizeDep],
+    village_code: Annotated[str, Path(max_length=32)], session: SessionDep, access: AccessDep
 ) -> Unit:
     """The village named in the path, or 404 (a non-village code is not a village)."""
-    return _checked(request, village_code) or await unit_service.get_village(
+    return _checked(access, village_code) or await unit_service.get_village(
         session, code=village_code
     )
 

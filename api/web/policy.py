@@ -1,7 +1,9 @@
-"""The one authorisation policy: a rule per route, applied by one dependency on every route.
+"""The one authorisation policy: a rule per route, applied by one dependency on every route
+(`api.web.deps.get_access`, in the request's own session).
 
-A route without an entry here answers 500 and fails the test suite (tests/api/test_policy.py
-walks the app's own route table), so a new route cannot ship without a decision.
+A route without an entry here answers 500 and fails the test suite
+(tests/api/test_policy_matrix.py walks the app's own route table), so a new route cannot ship
+without a decision.
 """
 
 from dataclasses import dataclass
@@ -35,7 +37,6 @@ def _rule(*roles: Role, scope: Scope = "none") -> Rule:
 
 EVERYONE = _rule(*ROLES)
 ADMIN = _rule("admin")
-STAFF = _rule("admin", "reviewer", "village_head")
 PUBLIC = Rule(None)
 
 POLICY: dict[str, Rule] = {
@@ -77,23 +78,45 @@ POLICY: dict[str, Rule] = {
 }
 
 
+def is_public(route_name: str) -> bool:
+    """True for a route anyone may call without credentials (OpenAPI lists no security)."""
+    rule = POLICY.get(route_name)
+    return rule is not None and rule.roles is None
+
+
 class PolicyMissing(ProblemError):
     status, title, slug = 500, "Route without an authorisation policy", None
 
 
-async def identify(request: Request, session: AsyncSession) -> Caller | None:
-    """The caller a bearer token or an `X-API-Key` stands for (None when neither is valid)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token:
-        username = read_token(
-            token.strip(), secret=request.app.state.settings.secret_key.get_secret_value()
-        )
+@dataclass(frozen=True)
+class Access:
+    """What the policy let through: the caller (None on a public route) and the unit whose
+    scope it checked (the path's unit or village, or `?unit=`; None when there is none)."""
+
+    caller: Caller | None
+    unit: Unit | None = None
+
+
+async def identify(
+    session: AsyncSession, *, token: str | None, key: str | None, secret: str
+) -> Caller | None:
+    """The caller a bearer token or else an `X-API-Key` stands for (None when neither is
+    valid); a bearer token, once sent, is the only credential looked at."""
+    if token and token.strip():
+        username = read_token(token.strip(), secret=secret)
         return await accounts.caller_for(session, username=username) if username else None
-    key = request.headers.get("x-api-key")
-    if key:
+    if key and key.strip():
         return await api_keys.caller_for_key(session, key=key.strip())
     return None
+
+
+def rule_for(request: Request) -> Rule:
+    """The rule of the route that matched `request`, or a 500 naming the route."""
+    name = getattr(request.scope.get("route"), "name", None)
+    rule = POLICY.get(name or "")
+    if rule is None:
+        raise PolicyMissing(f"The route {name!r} has no authorisation policy.")
+    return rule
 
 
 async def _scope_unit(request: Request, session: AsyncSession, scope: Scope) -> Unit | None:
@@ -105,15 +128,12 @@ async def _scope_unit(request: Request, session: AsyncSession, scope: Scope) -> 
     return await unit_service.get_by_code(session, code=code) if code else None
 
 
-async def enforce(request: Request, session: AsyncSession) -> Caller | None:
-    """Apply the route's rule: 401 without valid credentials, 403 outside role or scope."""
-    name = getattr(request.scope.get("route"), "name", None)
-    rule = POLICY.get(name or "")
-    if rule is None:
-        raise PolicyMissing(f"The route {name!r} has no authorisation policy.")
+async def enforce(request: Request, session: AsyncSession, caller: Caller | None) -> Access:
+    """Apply the route's rule to `caller`: 401 without valid credentials, 403 outside role
+    or scope; the scope's unit is loaded in `session`, for the route to reuse."""
+    rule = rule_for(request)
     if rule.roles is None:
-        return None
-    caller = await identify(request, session)
+        return Access(None)
     if caller is None:
         raise Unauthorized(
             "Send a bearer token (POST /api/v1/auth/token) or an X-API-Key.",
@@ -124,5 +144,4 @@ async def enforce(request: Request, session: AsyncSession) -> Caller | None:
     unit = await _scope_unit(request, session, rule.scope) if rule.scope != "none" else None
     if unit is not None and not caller.covers(unit):
         raise Forbidden(f"{unit.code!r} is outside your scope ({caller.unit_code or 'none'}).")
-    request.state.scope_unit = unit
-    return caller
+    return Access(caller, unit)
