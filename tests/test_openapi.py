@@ -81,3 +81,28 @@ def test_docs_page_is_html_pointing_at_openapi(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].split(";")[0] == "text/html"
     assert OPENAPI_URL in response.text
+
+
+def test_security_schemes_are_bearer_token_and_api_key(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["BearerToken"] == {
+        "type": "oauth2",
+        "flows": {"password": {"scopes": {}, "tokenUrl": "/api/v1/auth/token"}},
+    }
+    assert schemes["ApiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+
+
+def test_every_policed_operation_lists_both_schemes_and_public_ones_none(
+    document: dict[str, Any],
+) -> None:
+    public = {"issue_token"}
+    either = [{"BearerToken": []}, {"ApiKey": []}]
+    wrong = [
+        f"{method} {path}: {operation.get('security')}"
+        for path, method, operation in _operations(document)
+        if path.startswith(API_PREFIX)
+        and operation.get("security") != (None if operation["operationId"] in public else either)
+    ]
+    assert wrong == []
+    probes = [op for path, _, op in _operations(document) if path in PROBES]
+    assert all("security" not in op for op in probes)
