@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api.core.caller import SYSTEM_CALLER, Caller
-from api.core.pagination import Page, decode_cursor, encode_cursor
+from api.core.pagination import Page, decode_cursor, page_of
 from api.core.problems import Conflict, CriteriaSetState, FieldError, NotFound, Unprocessable
 from api.services import audit, locks, scoring
 from criteria.document import CriteriaDocument, DocumentInvalid, parse_document
@@ -184,9 +184,8 @@ async def list_sets(
     stmt = select(code_column).distinct().order_by(code_column).limit(limit + 1)
     if key:
         stmt = stmt.where(code_column > key["code"])
-    codes = list((await session.execute(stmt)).scalars())
-    more = len(codes) > limit
-    codes = codes[:limit]
+    page = page_of(list((await session.execute(stmt)).scalars()), limit, lambda c: {"code": c})
+    codes = page.items
     rows = await session.execute(
         select(CriteriaSetVersion)
         .where(code_column.in_(codes))
@@ -196,8 +195,7 @@ async def list_sets(
     for row in rows.scalars():
         grouped[row.code].append(row)
     items = [_set_public(versions) for versions in grouped.values()]
-    next_cursor = encode_cursor({"code": codes[-1]}) if more else None
-    return Page[CriteriaSetPublic](items=items, next_cursor=next_cursor)
+    return Page[CriteriaSetPublic](items=items, next_cursor=page.next_cursor)
 
 
 def _set_public(versions: list[CriteriaSetVersion]) -> CriteriaSetPublic:

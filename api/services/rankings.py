@@ -9,7 +9,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from api.core.caller import Caller
-from api.core.pagination import Page, decode_cursor, encode_cursor
+from api.core.pagination import Page, decode_cursor, page_of
 from api.core.problems import NotFound
 from api.core.scope import under, visible_scores
 from criteria.periods import Period
@@ -116,15 +116,13 @@ async def ranking(
             score=score,
             status=st,
         )
-        for i, (code, name, commune_code, score, st) in enumerate(rows[:limit])
+        for i, (code, name, commune_code, score, st) in enumerate(rows)
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor(
-            {"s": str(last.score), "c": last.village_code, "n": last.rank, "p": wanted}
-        )
-    return Page[RankingItem](items=items, next_cursor=next_cursor)
+    return page_of(items, limit, _ranking_key)
+
+
+def _ranking_key(item: RankingItem) -> dict[str, Any]:
+    return {"s": str(item.score), "c": item.village_code, "n": item.rank, "p": item.period}
 
 
 def _round(value: Any, places: str) -> Decimal | None:

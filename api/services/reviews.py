@@ -9,7 +9,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from api.core.caller import Caller
-from api.core.pagination import Page, decode_cursor, encode_cursor
+from api.core.pagination import Page, decode_cursor, page_of
 from api.core.problems import Conflict, FieldError, NotFound, Unprocessable
 from api.core.scope import under
 from api.services import audit, locks, rollups
@@ -118,13 +118,14 @@ async def queue(
         stmt = stmt.where(
             (submitted_at > at) | ((submitted_at == at) & (col(Submission.id) > last_id))
         )
-    rows = (await session.execute(stmt)).all()
-    items = [(sub, to_public(sub, v)) for sub, v in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1][0]
-        next_cursor = encode_cursor({"at": last.submitted_at.isoformat(), "id": last.id})
-    return Page[SubmissionPublic](items=[p for _, p in items], next_cursor=next_cursor)
+    page = page_of((await session.execute(stmt)).all(), limit, _queue_key)
+    items = [to_public(sub, village) for sub, village in page.items]
+    return Page[SubmissionPublic](items=items, next_cursor=page.next_cursor)
+
+
+def _queue_key(row: Any) -> dict[str, Any]:
+    sub = row[0]
+    return {"at": sub.submitted_at.isoformat(), "id": sub.id}
 
 
 async def caller_unit(session: AsyncSession, caller: Caller) -> Unit | None:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api.core.caller import Caller
-from api.core.pagination import Page, decode_cursor, encode_cursor
+from api.core.pagination import Page, decode_cursor, page_of
 from api.core.problems import Conflict, FieldError, NotFound, Unprocessable
 from api.services import audit, rollups
 from criteria.text import fold, nfc
@@ -106,10 +106,9 @@ async def list_units(
     search = _search(q)
     if search is not None:
         stmt = stmt.where(search)
-    rows = (await session.execute(stmt)).all()
-    items = await _public_rows(session, rows[:limit])
-    next_cursor = encode_cursor({"code": rows[limit - 1].code}) if len(rows) > limit else None
-    return Page[UnitPublic](items=items, next_cursor=next_cursor)
+    page = page_of((await session.execute(stmt)).all(), limit, lambda row: {"code": row.code})
+    items = await _public_rows(session, page.items)
+    return Page[UnitPublic](items=items, next_cursor=page.next_cursor)
 
 
 def _cursor_code(cursor: str | None) -> str | None:
