@@ -11,7 +11,7 @@ from api.core.caller import Caller, as_role
 from api.core.pagination import Page, decode_cursor, page_of
 from api.core.problems import Conflict, FieldError, TooManyRequests, Unauthorized, Unprocessable
 from api.infra.settings import Settings
-from api.services import audit
+from api.services import audit, units
 from criteria.text import nfc
 from models.accounts import LoginFailure, TokenPublic, UserAccount, UserCreate, UserPublic
 from models.base import utcnow
@@ -124,9 +124,7 @@ async def _unit_for_role(session: AsyncSession, body: UserCreate) -> Unit | None
         if body.unit_code:
             raise _bad_unit("an admin has no unit")
         return None
-    unit = (
-        await session.execute(select(Unit).where(col(Unit.code) == body.unit_code))
-    ).scalar_one_or_none()
+    unit = await units.find_by_code(session, code=body.unit_code or "")
     if unit is None or unit.level not in levels:
         raise _bad_unit(f"a {body.role} needs the code of a {' or '.join(levels)}")
     return unit

@@ -10,7 +10,7 @@ from api.core import security
 from api.core.caller import Caller
 from api.core.pagination import Page, decode_cursor, page_of
 from api.core.problems import FieldError, NotFound, Unprocessable
-from api.services import audit
+from api.services import audit, units
 from models.accounts import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from models.base import utcnow
 from models.units import Unit
@@ -22,9 +22,7 @@ async def create(session: AsyncSession, *, body: ApiKeyCreate, actor: Caller) ->
     """Make a key; the answer is the only place the key itself ever appears."""
     unit = None
     if body.unit_code:
-        unit = (
-            await session.execute(select(Unit).where(col(Unit.code) == body.unit_code))
-        ).scalar_one_or_none()
+        unit = await units.find_by_code(session, code=body.unit_code)
         if unit is None:
             raise Unprocessable(
                 f"No unit has code {body.unit_code!r}.",
