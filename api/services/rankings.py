@@ -45,19 +45,19 @@ async def latest_period(session: AsyncSession, *, unit: Unit, caller: Caller) ->
     return str(period)
 
 
-_CURSOR = {"s": Decimal, "c": str, "n": int, "p": str}
+_CURSOR = {"score": Decimal, "village_code": str, "rank": int, "period": str}
 
 
 def _cursor_valid(key: dict[str, Any]) -> bool:
     """A score as stored (0-100, NUMERIC(4, 1)) and a rank offset of at least 0."""
-    return bool(0 <= key["s"] <= 100 and key["n"] >= 0)
+    return bool(0 <= key["score"] <= 100 and key["rank"] >= 0)
 
 
 def _after(sort: Sort, key: dict[str, Any]) -> Any:
-    code = key["c"]
+    code = key["village_code"]
     if sort == "village_code":
         return Score.village_code > code
-    s = key["s"]
+    s = key["score"]
     if sort == "-score":  # the redundant `<=` bound lets the index range-scan from the cursor
         return (Score.score <= s) & ((Score.score < s) | (Score.village_code > code))
     return (Score.score >= s) & ((Score.score > s) | (Score.village_code > code))
@@ -83,7 +83,7 @@ async def ranking(
 ) -> Page[RankingItem]:
     """Villages under `unit` with a score for the period, ranked; `rank` is 1-based."""
     key = decode_cursor(cursor, fields=_CURSOR, valid=_cursor_valid)
-    wanted = str(period) if period else (key["p"] if key else None)
+    wanted = str(period) if period else (key["period"] if key else None)
     wanted = wanted or await latest_period(session, unit=unit, caller=caller)
     village, commune = aliased(Unit), aliased(Unit)
     stmt = (
@@ -105,7 +105,7 @@ async def ranking(
     if key:
         stmt = stmt.where(_after(sort, key))
     rows = (await session.execute(stmt)).all()
-    offset = key["n"] if key else 0
+    offset = key["rank"] if key else 0
     items = [
         RankingItem(
             rank=offset + i + 1,
@@ -122,7 +122,12 @@ async def ranking(
 
 
 def _ranking_key(item: RankingItem) -> dict[str, Any]:
-    return {"s": str(item.score), "c": item.village_code, "n": item.rank, "p": item.period}
+    return {
+        "score": str(item.score),
+        "village_code": item.village_code,
+        "rank": item.rank,
+        "period": item.period,
+    }
 
 
 def _round(value: Any, places: str) -> Decimal | None:

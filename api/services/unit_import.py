@@ -311,10 +311,15 @@ async def _update(
     await _execute_update(session, moved, [*_NAMES, *_ANCESTRY])
     if moved and rows[0].level == "commune":
         await move_communes(
-            session, [{"b_cid": p["b_id"], "b_pid": p["b_province_id"]} for p in moved]
+            session,
+            [{"moved_commune_id": p["b_id"], "new_province_id": p["b_province_id"]} for p in moved],
         )
     elif moved and rows[0].level == "village":
-        keys = {"b_vid": "b_id", "b_cid": "b_commune_id", "b_pid": "b_province_id"}
+        keys = {
+            "moved_village_id": "b_id",
+            "new_commune_id": "b_commune_id",
+            "new_province_id": "b_province_id",
+        }
         await move_villages(session, [{k: p[v] for k, v in keys.items()} for p in moved])
 
 

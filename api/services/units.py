@@ -268,41 +268,51 @@ async def _move(session: AsyncSession, *, unit: Unit, parent_code: str | None) -
         setattr(unit, key, value)
     assert unit.id is not None
     if unit.level == "commune":
-        await move_communes(session, [{"b_cid": unit.id, "b_pid": place["province_id"]}])
+        await move_communes(
+            session, [{"moved_commune_id": unit.id, "new_province_id": place["province_id"]}]
+        )
     elif unit.level == "village":
-        moved = {"b_vid": unit.id, "b_cid": place["commune_id"], "b_pid": place["province_id"]}
+        moved = {
+            "moved_village_id": unit.id,
+            "new_commune_id": place["commune_id"],
+            "new_province_id": place["province_id"],
+        }
         await move_villages(session, [moved])
 
 
 async def move_communes(session: AsyncSession, moves: Iterable[dict[str, Any]]) -> None:
-    """Communes `b_cid` now lie in province `b_pid`: fix their villages' and scores' column."""
+    """Communes `moved_commune_id` now lie in province `new_province_id`: fix their
+    villages' and scores' column."""
     params = list(moves)
     if not params:
         return
     for table in (unit_table, _score, _score_indicator, rollups.ROLLUP):
         stmt = (
             update(table)
-            .where(table.c.commune_id == bindparam("b_cid"))
-            .values(province_id=bindparam("b_pid"))
+            .where(table.c.commune_id == bindparam("moved_commune_id"))
+            .values(province_id=bindparam("new_province_id"))
         )
         await session.execute(stmt, params)
 
 
 async def move_villages(session: AsyncSession, moves: Iterable[dict[str, Any]]) -> None:
-    """Villages `b_vid` now lie in commune `b_cid` of province `b_pid`: fix their scores."""
+    """Villages `moved_village_id` now lie in commune `new_commune_id` of province
+    `new_province_id`: fix their scores."""
     params = list(moves)
     if not params:
         return
     new_place: dict[str, Any] = {
-        "commune_id": bindparam("b_cid"),
-        "province_id": bindparam("b_pid"),
+        "commune_id": bindparam("new_commune_id"),
+        "province_id": bindparam("new_province_id"),
     }
-    moved = [p["b_vid"] for p in params]
+    moved = [p["moved_village_id"] for p in params]
     old = select(_score.c.commune_id).where(_score.c.village_id.in_(moved)).distinct()
-    touched = set((await session.execute(old)).scalars()) | {p["b_cid"] for p in params}
-    by_village = update(_score).where(_score.c.village_id == bindparam("b_vid"))
+    touched = set((await session.execute(old)).scalars()) | {p["new_commune_id"] for p in params}
+    by_village = update(_score).where(_score.c.village_id == bindparam("moved_village_id"))
     await session.execute(by_village.values(new_place), params)
-    submissions = select(_submission.c.id).where(_submission.c.village_id == bindparam("b_vid"))
+    submissions = select(_submission.c.id).where(
+        _submission.c.village_id == bindparam("moved_village_id")
+    )
     facts = update(_score_indicator).where(_score_indicator.c.submission_id.in_(submissions))
     await session.execute(facts.values(new_place), params)
     await rollups.refresh_communes(session, touched)

@@ -182,10 +182,22 @@ WRONG_TYPES: dict[str, tuple[str, dict[str, Any]]] = {
     "queue-no-offset": (f"{V}/submissions", {"at": "2026-01-01T00:00:00", "id": 1}),
     "queue-year-0": (f"{V}/submissions", {"at": "0001-01-01T00:00:00+05:00", "id": 1}),
     "revisions": (f"{URL}/revisions", {"revision": "2"}),
-    "ranking": (f"{V}/units/37/scores", {"s": "NaN", "c": "x", "n": 0, "p": "2026Q1"}),
-    "ranking-n": (f"{V}/units/37/scores", {"s": "1", "c": "x", "n": True, "p": "2026Q1"}),
-    "ranking-s-range": (f"{V}/units/37/scores", {"s": "1e9", "c": "x", "n": 0, "p": "2026Q1"}),
-    "ranking-n-range": (f"{V}/units/37/scores", {"s": "50", "c": "x", "n": -1, "p": "2026Q1"}),
+    "ranking": (
+        f"{V}/units/37/scores",
+        {"score": "NaN", "village_code": "x", "rank": 0, "period": "2026Q1"},
+    ),
+    "ranking-n": (
+        f"{V}/units/37/scores",
+        {"score": "1", "village_code": "x", "rank": True, "period": "2026Q1"},
+    ),
+    "ranking-s-range": (
+        f"{V}/units/37/scores",
+        {"score": "1e9", "village_code": "x", "rank": 0, "period": "2026Q1"},
+    ),
+    "ranking-n-range": (
+        f"{V}/units/37/scores",
+        {"score": "50", "village_code": "x", "rank": -1, "period": "2026Q1"},
+    ),
     "trend": (f"{V}/villages/{DONG}/scores", {"period": 2026}),
 }
 

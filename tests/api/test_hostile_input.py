@@ -220,7 +220,7 @@ LISTS = {
     f"{V}/users": ("username",),
     f"{V}/submissions": ("at", "id"),
     f"{URL}/revisions": ("revision",),
-    f"{V}/units/37/scores": ("s", "c", "n", "p"),
+    f"{V}/units/37/scores": ("score", "village_code", "rank", "period"),
     f"{V}/villages/{DONG}/scores": ("period",),
 }
 
