@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import Query
 
 from api.core.pagination import DEFAULT_LIMIT, Page
-from api.services import rankings, scores
+from api.services import rankings
+from api.services import score_reads as scores
 from api.services.rankings import ScoreStatus, Sort
 from api.web.deps import (
     CallerDep,
