@@ -85,9 +85,11 @@ async def _owed_refusal(
 
 
 def _is_body_parse_error(exc: Exception) -> bool:
+    """A body read in full that is not JSON, or not text (the 400's cause is then a
+    UnicodeDecodeError); a body cut off by a limit is not one: its 413/408 stands."""
     if isinstance(exc, RequestValidationError):
         return any(error.get("type") == "json_invalid" for error in exc.errors())
-    return isinstance(exc, HTTPException) and exc.status_code == 400
+    return isinstance(exc, HTTPException) and isinstance(exc.__cause__, ValueError)
 
 
 class PolicyRoute(APIRoute):
