@@ -70,6 +70,23 @@ def _order(sort: Sort) -> list[Any]:
     return [first, Score.village_code]
 
 
+def _ranking_select(unit: Unit, period: str, caller: Caller) -> Any:
+    """The ranking's columns for the villages under `unit` the caller may see."""
+    village, commune = aliased(Unit), aliased(Unit)
+    return (
+        select(
+            col(Score.village_code),
+            col(village.name),
+            col(commune.code),
+            col(Score.score),
+            col(Score.status),
+        )
+        .join(village, col(village.id) == col(Score.village_id))
+        .join(commune, col(commune.id) == col(Score.commune_id))
+        .where(_under(unit), col(Score.period) == period, visible_scores(caller))
+    )
+
+
 async def ranking(
     session: AsyncSession,
     *,
@@ -85,21 +102,7 @@ async def ranking(
     key = decode_cursor(cursor, fields=_CURSOR, valid=_cursor_valid)
     wanted = str(period) if period else (key["period"] if key else None)
     wanted = wanted or await latest_period(session, unit=unit, caller=caller)
-    village, commune = aliased(Unit), aliased(Unit)
-    stmt = (
-        select(
-            col(Score.village_code),
-            col(village.name),
-            col(commune.code),
-            col(Score.score),
-            col(Score.status),
-        )
-        .join(village, col(village.id) == col(Score.village_id))
-        .join(commune, col(commune.id) == col(Score.commune_id))
-        .where(_under(unit), col(Score.period) == wanted, visible_scores(caller))
-        .order_by(*_order(sort))
-        .limit(limit + 1)
-    )
+    stmt = _ranking_select(unit, wanted, caller).order_by(*_order(sort)).limit(limit + 1)
     if status:
         stmt = stmt.where(col(Score.status) == status)
     if key:
