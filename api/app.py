@@ -43,8 +43,10 @@ def _problem_only_openapi(app: FastAPI) -> None:
                         content = response.get("content", {})
                         if status[0] in "45" and PROBLEM_JSON in content:
                             content.pop("application/json", None)
+        # FastAPI types openapi_schema as Optional; it was set just above.
         return app.openapi_schema  # type: ignore[return-value]
 
+    # Replacing app.openapi is FastAPI's documented extension point; mypy sees a method.
     app.openapi = openapi  # type: ignore[method-assign]
 
 

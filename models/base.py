@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, PlainSerializer
-from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator
+from sqlalchemy import DateTime, Dialect, MetaData, Table, TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from criteria.rounding import json_number
@@ -31,6 +31,13 @@ JsonNumber = Annotated[
 """A Decimal that leaves the API as a JSON number, not a string."""
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel table class, for set-based statements."""
+    # SQLModel sets __table__ on table classes at runtime but does not declare it.
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
 def utcnow() -> datetime:
     """Timezone-aware now in UTC."""
     return datetime.now(UTC)
@@ -50,11 +57,13 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
+            # TypeDecorator result processing receives Any from the driver.
             return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
         return value  # type: ignore[no-any-return]
 
 
 def created_at_field() -> datetime:
+    # sqlmodel.Field returns Any; as a class attribute default it stands for the value.
     return Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)  # type: ignore[no-any-return]
 
 

@@ -28,13 +28,13 @@ from criteria.loader import REFERENCE_SET, load_document_file
 from criteria.periods import VN_TZ, Period, today_vn
 from criteria.schema import CriteriaDocument
 from criteria.text import fold, nfc
-from models.base import utcnow
+from models.base import table_of, utcnow
 from models.submissions import Submission, SubmissionRevision
 from models.units import Unit
 
-UNIT = Unit.__table__  # type: ignore[attr-defined]
-SUBMISSION = Submission.__table__  # type: ignore[attr-defined]
-REVISION = SubmissionRevision.__table__  # type: ignore[attr-defined]
+UNIT = table_of(Unit)
+SUBMISSION = table_of(Submission)
+REVISION = table_of(SubmissionRevision)
 CHUNK = 20_000  # rows per COPY / executemany: bounds memory, keeps round trips few
 RESCORE_BATCH = 5_000
 SUBMITTED_BY = "generator"
@@ -324,6 +324,7 @@ async def copy_revisions(session: AsyncSession, new: ColumnElement[bool]) -> int
     source = select(SUBMISSION.c.id, *(SUBMISSION.c[c] for c in columns)).where(new)
     stmt = insert(REVISION).from_select(["submission_id", *columns], source)
     result = await session.execute(stmt)
+    # Result[Any] does not declare rowcount; a DML result (CursorResult) has it.
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -121,5 +121,7 @@ async def caller_for_key(session: AsyncSession, *, key: str) -> Caller | None:
 async def _touch(session: AsyncSession, row: ApiKey) -> None:
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))  # type: ignore[arg-type]
+        await session.execute(
+            update(ApiKey).where(col(ApiKey.id) == row.id).values(last_used_at=now)
+        )
         await session.commit()

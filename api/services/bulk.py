@@ -18,6 +18,7 @@ async def copy_records(
     conn = await session.connection()
     if conn.dialect.name == "postgresql":
         raw = await conn.get_raw_connection()
+        # driver_connection is typed Any | None; on asyncpg it is the asyncpg connection.
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
             table.name, records=records, columns=list(columns)
         )

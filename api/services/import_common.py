@@ -12,6 +12,7 @@ from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+# ijson ships no type hints.
 import ijson  # type: ignore[import-untyped]
 import ijson.backends.python as ijson_python  # type: ignore[import-untyped]
 from ijson import JSONError, ObjectBuilder

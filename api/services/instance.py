@@ -9,7 +9,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.infra.settings import Settings
-from models.base import utcnow
+from models.base import table_of, utcnow
 from models.operations import InstanceSecret
 
 TOKEN_SECRET = "token_secret"
@@ -31,7 +31,7 @@ async def instance_secret(session: AsyncSession, *, name: str) -> str:
 
     Insert-if-absent then read back: workers starting at once all end with the first value.
     """
-    table: Table = InstanceSecret.__table__  # type: ignore[attr-defined]
+    table: Table = table_of(InstanceSecret)
     values = {"name": name, "value": secrets.token_urlsafe(48), "created_at": utcnow()}
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(insert(table).values(values).on_conflict_do_nothing())

@@ -66,7 +66,7 @@ def _after(sort: Sort, key: dict[str, Any]) -> Any:
 def _order(sort: Sort) -> list[Any]:
     if sort == "village_code":
         return [Score.village_code]
-    first = Score.score.desc() if sort == "-score" else Score.score.asc()  # type: ignore[attr-defined]
+    first = col(Score.score).desc() if sort == "-score" else col(Score.score).asc()
     return [first, Score.village_code]
 
 

@@ -78,7 +78,7 @@ async def review(
     sub.status, sub.reviewed_by, sub.reviewed_at = target, reviewer.username, utcnow()
     sub.review_comment = text if action != "reopen" else sub.review_comment
     await session.execute(
-        update(Score).where(Score.submission_id == sub.id).values(submission_status=target)  # type: ignore[arg-type]
+        update(Score).where(col(Score.submission_id) == sub.id).values(submission_status=target)
     )
     await rollups.add_facts(session, [sub.id], sign=1)
     audit.record(session, actor=reviewer, action=f"submission.{action}", unit=village,

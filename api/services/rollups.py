@@ -13,10 +13,11 @@ from sqlalchemy import Integer, case, cast, delete, func, insert, literal, selec
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.base import table_of
 from models.scores import IndicatorRollup, Score, ScoreIndicator
 
 CHUNK = 400
-ROLLUP = IndicatorRollup.__table__  # type: ignore[attr-defined]
+ROLLUP = table_of(IndicatorRollup)
 KEY = ("commune_id", "period", "indicator_code")
 COUNTERS = (
     "villages", "passed", "value_sum", "approved_villages", "approved_passed",
@@ -24,8 +25,8 @@ COUNTERS = (
 )  # fmt: skip
 
 
-FACTS = ScoreIndicator.__table__  # type: ignore[attr-defined]
-SCORES = Score.__table__  # type: ignore[attr-defined]
+FACTS = table_of(ScoreIndicator)
+SCORES = table_of(Score)
 
 
 def _sums(sign: int) -> list[Any]:

@@ -22,13 +22,13 @@ from api.services.bulk import copy_records, delete_in
 from api.services.versions import ActiveVersion, choose, published_versions
 from criteria.engine import VillageScore, score
 from criteria.periods import Period
-from models.base import utcnow
+from models.base import table_of, utcnow
 from models.scores import Score, ScoreIndicator
 from models.submissions import Submission
 from models.units import Unit
 
-SCORE_TABLE = Score.__table__  # type: ignore[attr-defined]
-INDICATOR_TABLE = ScoreIndicator.__table__  # type: ignore[attr-defined]
+SCORE_TABLE = table_of(Score)
+INDICATOR_TABLE = table_of(ScoreIndicator)
 
 
 @dataclass(frozen=True)

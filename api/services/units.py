@@ -61,7 +61,7 @@ async def ancestors(session: AsyncSession, unit: Unit) -> list[Unit]:
     ids = [i for i in (unit.province_id, unit.commune_id) if i is not None and i != unit.id]
     if not ids:
         return []
-    rows = (await session.execute(select(Unit).where(Unit.id.in_(ids)))).scalars().all()  # type: ignore[union-attr]
+    rows = (await session.execute(select(Unit).where(col(Unit.id).in_(ids)))).scalars().all()
     order = {"province": 0, "commune": 1}
     return sorted(rows, key=lambda u: order.get(u.level, 2))
 

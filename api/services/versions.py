@@ -5,6 +5,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from criteria.document import CriteriaDocument, parse_document
 from criteria.periods import Period
@@ -43,7 +44,7 @@ def document_of(row: CriteriaSetVersion) -> CriteriaDocument:
 async def published_versions(session: AsyncSession) -> list[ActiveVersion]:
     """Every published version (a handful of rows)."""
     rows = await session.execute(
-        select(CriteriaSetVersion).where(CriteriaSetVersion.status == "published")  # type: ignore[arg-type]
+        select(CriteriaSetVersion).where(col(CriteriaSetVersion.status) == "published")
     )
     return [
         ActiveVersion(

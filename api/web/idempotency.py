@@ -29,11 +29,11 @@ from api.core.problems import FieldError
 from api.infra.settings import Settings
 from api.web.credentials import credential_of
 from api.web.errors import problem_response
-from models.base import utcnow
+from models.base import table_of, utcnow
 from models.operations import IdempotencyRecord
 
 log = logging.getLogger("smartvillage.idempotency")
-RECORD: Table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+RECORD: Table = table_of(IdempotencyRecord)
 WRITES = frozenset({"PUT", "POST", "PATCH", "DELETE"})
 PREFIX = "/api/v1/"
 # Answers that carry a secret (access tokens, new API keys) are never written down.

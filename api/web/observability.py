@@ -50,6 +50,7 @@ class LogFormatter(JsonFormatter):
             log_data["request_id"] = current
 
 
+# StreamHandler is generic in typeshed only; subscripting it fails at runtime.
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever sys.stderr is at the time (test runners swap it)."""
 
@@ -126,6 +127,7 @@ def _templates_of(app: Any) -> RouteTemplates:
             by_route[id(getattr(context, "original_route", context))] = template
             patterns.append((compile_path(template)[0], template))
     app.state.route_templates = RouteTemplates(by_route, patterns)
+    # app.state is untyped (Starlette State); the isinstance check above holds.
     return app.state.route_templates  # type: ignore[no-any-return]
 
 
@@ -218,5 +220,6 @@ def exposition(engine: AsyncEngine | None) -> tuple[bytes, str]:
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
+        # prometheus-client leaves MultiProcessCollector untyped.
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -26,6 +26,7 @@ from api.core.problems import TooManyRequests
 from api.infra.settings import Settings
 from api.web.credentials import credential_of
 from api.web.limits import send_problem, settings_of
+from models.base import table_of
 from models.operations import RateCounter
 
 log = logging.getLogger("smartvillage")
@@ -36,7 +37,7 @@ FAIL_OPEN_SECONDS = 5.0  # after a store failure, skip it for this long instead 
 EXEMPT_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/api/v1/openapi.json"}
 )
-_TABLE: Table = RateCounter.__table__  # type: ignore[attr-defined]
+_TABLE: Table = table_of(RateCounter)
 
 
 class Counter(Protocol):
