@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from api.core.problems import Conflict, FieldError, ProblemError, Unavailable, Unprocessable
+from api.web.retry import RETRYABLE, sqlstate
 
 log = logging.getLogger("smartvillage")
 PROBLEM_JSON = "application/problem+json"
@@ -139,19 +140,11 @@ async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
 # 08 connection exception, 53 insufficient resources, 57 operator intervention (admin
 # shutdown, cannot connect now, statement timeout); and the two a retry may cure.
 _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
-_RETRYABLE_SQLSTATES = ("40001", "40P01")
 RETRY_AFTER_SECONDS = 5
 
 
-def _sqlstate(error: object) -> str | None:
-    code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-    return code if isinstance(code, str) else None
-
-
 def _unavailable_state(code: str | None) -> bool:
-    return code is not None and (
-        code[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or code in _RETRYABLE_SQLSTATES
-    )
+    return code is not None and (code[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or code in RETRYABLE)
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
@@ -159,11 +152,11 @@ def is_database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, PoolTimeout | OperationalError | InterfaceError):
         return True
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or _unavailable_state(_sqlstate(exc.orig))
+        return exc.connection_invalidated or _unavailable_state(sqlstate(exc))
     # Last resort: some drivers raise their connect-time errors unwrapped (a refused socket,
     # a timeout: asyncio.TimeoutError and ConnectionError are OSErrors; or a server error
     # carrying its SQLSTATE while the server starts or stops).
-    return isinstance(exc, OSError) or _unavailable_state(_sqlstate(exc))
+    return isinstance(exc, OSError) or _unavailable_state(sqlstate(exc))
 
 
 def _unavailable(request: Request, exc: Exception) -> JSONResponse:

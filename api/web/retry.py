@@ -15,11 +15,12 @@ RETRYABLE = frozenset({"40001", "40P01"})
 log = logging.getLogger("smartvillage")
 
 
-def sqlstate(exc: DBAPIError) -> str | None:
-    """The SQLSTATE the driver reported, when it reports one."""
-    orig = exc.orig
-    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    return str(code) if code else None
+def sqlstate(error: object) -> str | None:
+    """The SQLSTATE a driver error (or a SQLAlchemy error wrapping one) reports, if any."""
+    if isinstance(error, DBAPIError):
+        error = error.orig
+    code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    return code if isinstance(code, str) else None
 
 
 def is_retryable(exc: BaseException) -> bool:
