@@ -172,8 +172,6 @@ def _demo_settings(settings: Settings, demo: bool) -> Settings:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     """Wait for the database, migrate, add demo data when empty (unless --no-demo), serve."""
-    import uvicorn
-
     from api.services.instance import MissingSecret
 
     settings = _demo_settings(settings, not args.no_demo)
@@ -188,22 +186,33 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if not args.no_demo:
         _load_demo_if_empty(settings)
     print(f"API docs: http://{args.host}:{args.port}/docs", flush=True)
-    if args.workers > 1:  # one /metrics view across workers (prometheus-client multiprocess)
-        os.environ.setdefault(
-            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="smartvillage-metrics-")
-        )
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=settings.log_level.lower(),
-        log_config=observability.uvicorn_log_config(settings),
-        access_log=False,
-        **SERVER_LIMITS,
+    return _serve(settings, args.host, args.port, args.workers)
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    """One worker: this process serves. Several: a supervisor and a worker process each,
+    each worker with its own listening socket, so the kernel spreads connections evenly."""
+    import functools
+
+    from api.infra import server
+    from api.web import serving
+
+    if workers <= 1:
+        serving.serve(settings, SERVER_LIMITS, host, port)
+        return 0
+    # One /metrics view across workers (prometheus-client multiprocess files).
+    os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="smartvillage-metrics-")
     )
-    return 0
+    observability.configure_logging(settings)
+    return server.supervise(
+        functools.partial(serving.serve_on, SERVER_LIMITS),
+        host=host,
+        port=port,
+        workers=workers,
+        grace_seconds=SERVER_LIMITS["timeout_graceful_shutdown"],
+        on_exit=observability.worker_exited,
+    )
 
 
 def _load_demo_if_empty(settings: Settings) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import fastapi.routing
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import compile_path
@@ -190,6 +190,7 @@ def _record(scope: Scope, status: int, seconds: float) -> None:
             "route": route,
             "status": status,
             "duration_ms": round(seconds * 1000, 2),
+            "pid": os.getpid(),
         },
     )
 
@@ -210,6 +211,12 @@ def refresh_pool_gauges(engine: AsyncEngine) -> None:
     if callable(size) and callable(checked_out):
         metrics.POOL_SIZE.set(size())
         metrics.POOL_CHECKED_OUT.set(checked_out())
+
+
+def worker_exited(pid: int) -> None:
+    """Forget a dead worker's live gauges (its counters stay counted) in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        mark_process_dead(pid)  # type: ignore[no-untyped-call]  # prometheus-client leaves it untyped
 
 
 def exposition(engine: AsyncEngine | None) -> tuple[bytes, str]:
