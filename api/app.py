@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.infra.db import engine_for, make_sessionmaker
+from api.infra.reads import Reads
 from api.infra.settings import Settings, get_settings
 from api.routers import health, metrics, v1_router
 from api.services.instance import with_token_secret
@@ -16,7 +17,7 @@ from api.web.etag import ETagMiddleware
 from api.web.idempotency import IdempotencyMiddleware
 from api.web.limits import BodyLimitMiddleware
 from api.web.observability import ObservabilityMiddleware, configure_logging
-from api.web.policy import is_public
+from api.web.policy import Memory, is_public
 from api.web.rate_limit import RateLimitMiddleware
 from api.web.request_id import RequestIdMiddleware
 
@@ -58,12 +59,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = engine_for(settings)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.reads = Reads(engine, settings)
+    await app.state.reads.open()
     try:
         # Requests read the secret from app.state.settings: demo's lives in the database.
         app.state.settings = await with_token_secret(settings, app.state.sessionmaker)
         yield
     finally:
         app.state.settings = settings
+        await app.state.reads.close()
         await engine.dispose()
 
 
@@ -84,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
+    app.state.memory = Memory()
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RateLimitMiddleware)

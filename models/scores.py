@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     text,
@@ -53,6 +54,11 @@ class Score(SQLModel, table=True):
     submission_revision: int = Field(sa_column=Column(Integer, nullable=False))
     submission_status: str = Field(sa_column=Column(String(10), nullable=False))
     computed_at: datetime = created_at_field()
+    # The answer to GET /villages/{code}/score, rendered by the write that scored it, and
+    # its ETag; a read sends these bytes as they are (None only for rows scored before
+    # the column existed, until `smartvillage rescore`: reads render those on the fly).
+    body: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    etag: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
 
 
 class ScoreIndicator(SQLModel, table=True):

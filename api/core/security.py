@@ -4,6 +4,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -56,8 +57,19 @@ def create_token(*, secret: str, username: str, minutes: int) -> tuple[str, int]
     return jwt.encode(claims, secret, algorithm=ALGORITHM), minutes * 60
 
 
+# Tokens whose signature was verified, with their subject and expiry: a request's token is
+# read by the rate limiter, the policy and the access log, and a client sends the same one
+# for its whole lifetime. Expiry is checked on every read; the secret is part of the key.
+_VERIFIED: dict[tuple[str, str], tuple[str, float]] = {}
+_VERIFIED_MAX = 10_000
+
+
 def read_token(token: str, *, secret: str) -> str | None:
     """The username of a valid, unexpired access token, else None."""
+    known = _VERIFIED.get((token, secret))
+    if known is not None:
+        username, expires = known
+        return username if time.time() < expires else None
     try:
         claims: dict[str, Any] = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "iat", "sub"]}
@@ -66,6 +78,9 @@ def read_token(token: str, *, secret: str) -> str | None:
         return None
     if claims.get("typ") != "access" or not isinstance(claims.get("sub"), str):
         return None
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[(token, secret)] = (str(claims["sub"]), float(claims["exp"]))
     return str(claims["sub"])
 
 

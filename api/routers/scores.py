@@ -2,17 +2,18 @@
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Response
 
 from api.core.pagination import DEFAULT_LIMIT, Page
-from api.services import rankings
+from api.services import ranking_page, rankings
 from api.services import score_reads as scores
-from api.services.rankings import ScoreStatus, Sort
+from api.services.ranking_page import ScoreStatus, Sort
 from api.web.deps import (
     CallerDep,
     CursorQuery,
     LimitQuery,
     PeriodQuery,
+    ReadsDep,
     SessionDep,
     UnitDep,
     VillageDep,
@@ -25,12 +26,19 @@ SortQuery = Annotated[Sort, Query(description="`-score` (default), `score` or `v
 StatusQuery = Annotated[ScoreStatus | None, Query(description="Only villages with this status.")]
 
 
-@router.get("/villages/{village_code}/score", status_code=200)
+@router.get("/villages/{village_code}/score", status_code=200, response_model=ScorePublic)
 async def get_village_score(
-    village: VillageDep, period: PeriodQuery, session: SessionDep, caller: CallerDep
-) -> ScorePublic:
+    village: VillageDep,
+    period: PeriodQuery,
+    reads: ReadsDep,
+    session: SessionDep,
+    caller: CallerDep,
+) -> Response:
     """The village's score for a period (latest if omitted), every indicator explained."""
-    return await scores.village_score(session, village=village, period=period, caller=caller)
+    body, etag = await scores.village_score(
+        reads, session, village=village, period=period, caller=caller
+    )
+    return Response(body, media_type="application/json", headers={"ETag": etag})
 
 
 @router.get("/villages/{village_code}/scores", status_code=200)
@@ -47,19 +55,21 @@ async def list_village_scores(
     )
 
 
-@router.get("/units/{code}/scores", status_code=200)
+@router.get("/units/{code}/scores", status_code=200, response_model=Page[RankingItem])
 async def list_unit_rankings(
     unit: UnitDep,
     period: PeriodQuery,
+    reads: ReadsDep,
     session: SessionDep,
     caller: CallerDep,
     status: StatusQuery = None,
     sort: SortQuery = "-score",
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
-) -> Page[RankingItem]:
+) -> Response:
     """Villages under the unit with a score for the period, ranked."""
-    return await rankings.ranking(
+    body = await ranking_page.ranking(
+        reads,
         session,
         unit=unit,
         period=period,
@@ -69,6 +79,7 @@ async def list_unit_rankings(
         limit=limit,
         cursor=cursor,
     )
+    return Response(body, media_type="application/json")
 
 
 @router.get("/units/{code}/summary", status_code=200)

@@ -1,30 +1,24 @@
-"""Rankings and summaries of the villages under a unit, read from stored scores."""
+"""Summaries of the villages under a unit, from the roll-ups; the latest scored period."""
 
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from api.core.caller import Caller
-from api.core.pagination import Page, decode_cursor, page_of
 from api.core.problems import NotFound
 from api.core.scope import under, visible_scores
 from criteria.periods import Period
 from models.scores import (
     IndicatorRollup,
     IndicatorSummary,
-    RankingItem,
     Score,
     ScoreIndicator,
     SummaryPublic,
 )
 from models.units import Unit
-
-Sort = Literal["-score", "score", "village_code"]
-ScoreStatus = Literal["met", "not_met", "incomplete"]
 
 
 def _under(unit: Unit) -> ColumnElement[bool]:
@@ -43,94 +37,6 @@ async def latest_period(session: AsyncSession, *, unit: Unit, caller: Caller) ->
     if period is None:
         raise NotFound(f"No village under {unit.code!r} has a score yet.")
     return str(period)
-
-
-_CURSOR = {"score": Decimal, "village_code": str, "rank": int, "period": str}
-
-
-def _cursor_valid(key: dict[str, Any]) -> bool:
-    """A score as stored (0-100, NUMERIC(4, 1)) and a rank offset of at least 0."""
-    return bool(0 <= key["score"] <= 100 and key["rank"] >= 0)
-
-
-def _after(sort: Sort, key: dict[str, Any]) -> Any:
-    code = key["village_code"]
-    if sort == "village_code":
-        return Score.village_code > code
-    s = key["score"]
-    if sort == "-score":  # the redundant `<=` bound lets the index range-scan from the cursor
-        return (Score.score <= s) & ((Score.score < s) | (Score.village_code > code))
-    return (Score.score >= s) & ((Score.score > s) | (Score.village_code > code))
-
-
-def _order(sort: Sort) -> list[Any]:
-    if sort == "village_code":
-        return [Score.village_code]
-    first = col(Score.score).desc() if sort == "-score" else col(Score.score).asc()
-    return [first, Score.village_code]
-
-
-def _ranking_select(unit: Unit, period: str, caller: Caller) -> Any:
-    """The ranking's columns for the villages under `unit` the caller may see."""
-    village, commune = aliased(Unit), aliased(Unit)
-    return (
-        select(
-            col(Score.village_code),
-            col(village.name),
-            col(commune.code),
-            col(Score.score),
-            col(Score.status),
-        )
-        .join(village, col(village.id) == col(Score.village_id))
-        .join(commune, col(commune.id) == col(Score.commune_id))
-        .where(_under(unit), col(Score.period) == period, visible_scores(caller))
-    )
-
-
-async def ranking(
-    session: AsyncSession,
-    *,
-    unit: Unit,
-    period: Period | None,
-    status: ScoreStatus | None,
-    sort: Sort,
-    caller: Caller,
-    limit: int,
-    cursor: str | None,
-) -> Page[RankingItem]:
-    """Villages under `unit` with a score for the period, ranked; `rank` is 1-based."""
-    key = decode_cursor(cursor, fields=_CURSOR, valid=_cursor_valid)
-    wanted = str(period) if period else (key["period"] if key else None)
-    wanted = wanted or await latest_period(session, unit=unit, caller=caller)
-    stmt = _ranking_select(unit, wanted, caller).order_by(*_order(sort)).limit(limit + 1)
-    if status:
-        stmt = stmt.where(col(Score.status) == status)
-    if key:
-        stmt = stmt.where(_after(sort, key))
-    rows = (await session.execute(stmt)).all()
-    offset = key["rank"] if key else 0
-    items = [
-        RankingItem(
-            rank=offset + i + 1,
-            village_code=code,
-            village_name=name,
-            commune_code=commune_code,
-            period=wanted,
-            score=score,
-            status=st,
-        )
-        for i, (code, name, commune_code, score, st) in enumerate(rows)
-    ]
-    return page_of(items, limit, _ranking_key)
-
-
-def _ranking_key(item: RankingItem) -> dict[str, Any]:
-    return {
-        "score": str(item.score),
-        "village_code": item.village_code,
-        "rank": item.rank,
-        "period": item.period,
-    }
 
 
 def _round(value: Any, places: str) -> Decimal | None:

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -12,11 +12,10 @@ from api.core.caller import Caller
 from api.core.pagination import Page, decode_cursor, page_of
 from api.core.problems import Conflict, FieldError, NotFound, Unprocessable
 from api.core.scope import under
-from api.services import audit, locks, rollups
+from api.services import audit, locks, scoring
 from api.services.submissions import check_if_match, to_public
 from criteria.periods import Period
 from models.base import utcnow
-from models.scores import Score
 from models.submissions import Submission, SubmissionPublic
 from models.units import Unit
 
@@ -73,14 +72,12 @@ async def review(
     text = _check_step(sub, action, comment)
     before = _state(sub)
     assert sub.id is not None
-    await rollups.add_facts(session, [sub.id], sign=-1)
     target = TRANSITIONS[action][1]
     sub.status, sub.reviewed_by, sub.reviewed_at = target, reviewer.username, utcnow()
     sub.review_comment = text if action != "reopen" else sub.review_comment
-    await session.execute(
-        update(Score).where(col(Score.submission_id) == sub.id).values(submission_status=target)
-    )
-    await rollups.add_facts(session, [sub.id], sign=1)
+    await session.flush()
+    # The stored score names the submission's status: scored again, its answer re-rendered.
+    await scoring.rescore_submissions(session, [sub.id])
     audit.record(session, actor=reviewer, action=f"submission.{action}", unit=village,
                  period=sub.period, before=before, after=_state(sub))  # fmt: skip
     await session.commit()

@@ -1,6 +1,8 @@
 """A village's stored score with per-indicator detail, and its trend over periods."""
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -8,76 +10,82 @@ from api.core.caller import Caller
 from api.core.pagination import Page, decode_cursor, page_of
 from api.core.problems import NotFound
 from api.core.scope import visible_scores
+from api.infra.reads import Reads
+from api.services.score_body import ScoreFacts, score_body
 from api.services.scoring import clean_values
 from api.services.versions import document_of
-from criteria.engine import IndicatorResult, score
+from criteria.engine import score
 from criteria.periods import Period
+from models.base import table_of
 from models.criteria_sets import CriteriaSetVersion
-from models.scores import (
-    CriteriaSetRef,
-    GapPublic,
-    IndicatorPublic,
-    Score,
-    ScorePublic,
-    SubmissionRef,
-    TargetPublic,
-    TrendItem,
-)
+from models.scores import CriteriaSetRef, Score, SubmissionRef, TrendItem
 from models.submissions import Submission
 from models.units import Unit
 
+SCORE = table_of(Score)
+
+
+def _score_select(*, period: bool, approved_only: bool) -> Select[Any]:
+    """The stored answer for one village: of `:period`, or its latest period."""
+    stmt = select(SCORE.c.body, SCORE.c.etag, SCORE.c.id).where(
+        SCORE.c.village_id == bindparam("village_id")
+    )
+    if period:
+        stmt = stmt.where(SCORE.c.period == bindparam("period"))
+    if approved_only:
+        stmt = stmt.where(SCORE.c.submission_status == "approved")
+    # The unique (village_id, period) index, read backwards: one row.
+    return stmt.order_by(SCORE.c.period.desc()).limit(1)
+
+
+_SCORE_SELECTS = {
+    (period, approved): _score_select(period=period, approved_only=approved)
+    for period in (False, True)
+    for approved in (False, True)
+}
+
 
 async def village_score(
-    session: AsyncSession, *, village: Unit, period: Period | None, caller: Caller
-) -> ScorePublic:
-    """The score for a period (default: the latest scored one), each indicator explained."""
-    visible = visible_scores(caller)
-    wanted = str(period) if period else None
-    if wanted is None:
-        stmt = select(func.max(Score.period)).where(col(Score.village_id) == village.id, visible)
-        wanted = await session.scalar(stmt)
-    row = None
-    if wanted is not None:
-        stmt2 = (
-            select(Score, col(Submission.values), CriteriaSetVersion)
-            .join(Submission, col(Submission.id) == Score.submission_id)
-            .join(CriteriaSetVersion, col(CriteriaSetVersion.id) == Score.criteria_set_version_id)
-            .where(col(Score.village_id) == village.id, col(Score.period) == wanted, visible)
-        )
-        row = (await session.execute(stmt2)).first()
+    reads: Reads,
+    session: AsyncSession,
+    *,
+    village: Unit,
+    period: Period | None,
+    caller: Caller,
+) -> tuple[bytes, str]:
+    """The explained score for a period (default: the latest scored one) as the JSON bytes
+    and ETag its write stored: one indexed read."""
+    stmt = _SCORE_SELECTS[(period is not None, caller.approved_only)]
+    params: dict[str, Any] = {"village_id": village.id, "period": str(period) if period else None}
+    row = await reads.first(stmt, params)
     if row is None:
-        when = f"for {wanted}" if period else "for any period"
+        when = f"for {period}" if period else "for any period"
         raise NotFound(f"Village {village.code!r} has no score {when}.")
-    stored, values, version = row
-    result = score(document_of(version), clean_values(values))
-    return ScorePublic(
-        village_code=village.code,
+    body, etag, score_id = row
+    if body is None or etag is None:
+        return await render_stored(session, score_id)
+    return bytes(body), str(etag)
+
+
+async def render_stored(session: AsyncSession, score_id: int) -> tuple[bytes, str]:
+    """The answer for a score stored before bodies were (until `smartvillage rescore`)."""
+    stmt = (
+        select(Score, col(Submission.values), CriteriaSetVersion)
+        .join(Submission, col(Submission.id) == Score.submission_id)
+        .join(CriteriaSetVersion, col(CriteriaSetVersion.id) == Score.criteria_set_version_id)
+        .where(col(Score.id) == score_id)
+    )
+    stored, values, version = (await session.execute(stmt)).one()
+    facts = ScoreFacts(
+        village_code=stored.village_code,
         period=stored.period,
-        criteria_set=CriteriaSetRef(code=version.code, version=version.version),
-        status=stored.status,
-        score=stored.score,
-        submission=SubmissionRef(
-            status=stored.submission_status, revision=stored.submission_revision
-        ),
-        indicators=[indicator_public(i) for i in result.indicators],
+        criteria_set_code=version.code,
+        criteria_set_version=version.version,
+        submission_status=stored.submission_status,
+        submission_revision=stored.submission_revision,
         computed_at=stored.computed_at,
     )
-
-
-def indicator_public(ind: IndicatorResult) -> IndicatorPublic:
-    """The API shape of one indicator's result."""
-    return IndicatorPublic(
-        code=ind.code,
-        criterion=ind.criterion,
-        kind=ind.kind,
-        value=ind.value,
-        target=TargetPublic(op=ind.target_op, value=ind.target_value),
-        passed=ind.passed,
-        applicable=ind.applicable,
-        mandatory=ind.mandatory,
-        attainment=ind.attainment,
-        gap=GapPublic(measure=ind.gap.measure, amount=ind.gap.amount) if ind.gap else None,
-    )
+    return score_body(facts, score(document_of(version), clean_values(values)))
 
 
 async def village_trend(

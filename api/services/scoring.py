@@ -19,6 +19,7 @@ from sqlmodel import col
 from api.core.metrics import RESCORED
 from api.services import locks, rollups
 from api.services.bulk import copy_records, delete_in
+from api.services.score_body import ScoreFacts, score_body
 from api.services.versions import ActiveVersion, choose, published_versions
 from criteria.engine import VillageScore, score
 from criteria.periods import Period
@@ -68,7 +69,7 @@ def indicator_fact(value: Decimal | int | bool | None) -> Decimal:
 SCORE_COLUMNS = (
     "submission_id", "village_id", "commune_id", "province_id", "village_code", "period",
     "criteria_set_version_id", "status", "score", "submission_revision", "submission_status",
-    "computed_at",
+    "computed_at", "body", "etag",
 )  # fmt: skip
 FACT_COLUMNS = (
     "submission_id", "indicator_code", "commune_id", "province_id", "period", "value", "passed",
@@ -78,17 +79,28 @@ FACT_COLUMNS = (
 def _records(
     row: ScoringRow, version: ActiveVersion, result: VillageScore, now: datetime
 ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    facts = ScoreFacts(
+        village_code=row.village_code,
+        period=row.period,
+        criteria_set_code=version.code,
+        criteria_set_version=version.version,
+        submission_status=row.status,
+        submission_revision=row.revision,
+        computed_at=now,
+    )
+    body, etag = score_body(facts, result)
     score_record = (
         row.submission_id, row.village_id, row.commune_id, row.province_id, row.village_code,
         row.period, version.id, result.status, result.score, row.revision, row.status, now,
+        body, etag,
     )  # fmt: skip
-    facts = [
+    indicator_facts = [
         (row.submission_id, ind.code, row.commune_id, row.province_id, row.period,
          indicator_fact(ind.value), bool(ind.passed))
         for ind in result.indicators
         if ind.applicable and ind.value is not None
     ]  # fmt: skip
-    return score_record, facts
+    return score_record, indicator_facts
 
 
 async def score_rows(

@@ -40,20 +40,28 @@ async def find_by_code(session: AsyncSession, *, code: str) -> Unit | None:
     return result.scalar_one_or_none()
 
 
-async def get_by_code(session: AsyncSession, *, code: str) -> Unit:
-    """The unit with this code, or 404."""
-    unit = await find_by_code(session, code=code)
+def as_unit(unit: Unit | None, code: str) -> Unit:
+    """`unit`, or a 404 naming `code` when there is none."""
     if unit is None:
         raise NotFound(f"No unit has code {code!r}.")
     return unit
 
 
-async def get_village(session: AsyncSession, *, code: str) -> Unit:
-    """The village with this code, or 404."""
-    unit = await find_by_code(session, code=code)
+async def get_by_code(session: AsyncSession, *, code: str) -> Unit:
+    """The unit with this code, or 404."""
+    return as_unit(await find_by_code(session, code=code), code)
+
+
+def as_village(unit: Unit | None, code: str) -> Unit:
+    """`unit` when it is a village, else a 404 naming `code` (a commune is not a village)."""
     if unit is None or unit.level != "village":
         raise NotFound(f"No village has code {code!r}.")
     return unit
+
+
+async def get_village(session: AsyncSession, *, code: str) -> Unit:
+    """The village with this code, or 404."""
+    return as_village(await find_by_code(session, code=code), code)
 
 
 async def ancestors(session: AsyncSession, unit: Unit) -> list[Unit]:

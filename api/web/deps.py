@@ -16,10 +16,11 @@ from starlette.exceptions import HTTPException
 from api.core.caller import Caller
 from api.core.pagination import MAX_CURSOR_LENGTH, MAX_LIMIT
 from api.core.problems import FieldError, Unprocessable
+from api.infra.reads import Reads
 from api.services import reviews
 from api.services import units as unit_service
 from api.web.hygiene import check_body, check_params
-from api.web.policy import Access, enforce, identify
+from api.web.policy import Access, Memory, enforce, identify
 from api.web.retry import with_retries
 from criteria.periods import Period
 from models.units import Unit
@@ -36,6 +37,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_reads(request: Request) -> Reads:
+    """Single-statement reads for the hottest routes (`api.infra.reads`)."""
+    reads: Reads = request.app.state.reads
+    return reads
+
+
+ReadsDep = Annotated[Reads, Depends(get_reads)]
 
 
 # The two credentials, as FastAPI security classes so that OpenAPI declares them (and /docs
@@ -55,14 +65,27 @@ async def get_access(
     """The route's policy applied to the caller, in the request's one session (cached: the
     handler's `SessionDep` is the same session)."""
     secret = request.app.state.settings.secret_key.get_secret_value()
-    caller = await identify(session, token=token, key=key, secret=secret)
-    return await enforce(request, session, caller)
+    memory = memory_for(request)
+    caller = await identify(session, token=token, key=key, secret=secret, memory=memory)
+    return await enforce(request, session, caller, memory)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def memory_for(request: Request) -> Memory | None:
+    """The worker's memory for a safe request; an unsafe one clears it and reads fresh."""
+    memory: Memory = request.app.state.memory
+    if request.method in SAFE_METHODS:
+        return memory
+    memory.clear()
+    return None
 
 
 AccessDep = Annotated[Access, Depends(get_access)]
 
 
-def refuse_bad_params(request: Request) -> None:
+async def refuse_bad_params(request: Request) -> None:
     """Path and query text no database can store: 422, before the policy looks units up."""
     check_params(request)
 
@@ -172,7 +195,7 @@ def utc_instant(value: datetime, field: str) -> datetime:
         ) from None
 
 
-def _since_query(
+async def _since_query(
     since: Annotated[datetime | None, Query(description="ISO 8601 time (no offset: UTC).")] = None,
 ) -> datetime | None:
     return None if since is None else utc_instant(since, "since")
@@ -217,11 +240,11 @@ def parse_period(period: str) -> Period:
         ) from exc
 
 
-def _period_path(period: Annotated[str, Path(max_length=6)]) -> Period:
+async def _period_path(period: Annotated[str, Path(max_length=6)]) -> Period:
     return parse_period(period)
 
 
-def _period_query(period: Annotated[str | None, Query(max_length=6)] = None) -> Period | None:
+async def _period_query(period: Annotated[str | None, Query(max_length=6)] = None) -> Period | None:
     return parse_period(period) if period is not None else None
 
 

@@ -1,22 +1,9 @@
 """ETag and If-None-Match for every successful GET, as pure ASGI middleware."""
 
-import hashlib
-
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
-def etag_for(body: bytes) -> str:
-    """A strong validator derived from the representation's bytes."""
-    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-
-
-def etag_matches(if_none_match: str, etag: str) -> bool:
-    """RFC 9110 weak comparison of an If-None-Match list with one ETag."""
-    if if_none_match.strip() == "*":
-        return True
-    bare = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == bare for tag in if_none_match.split(","))
+from api.core.etags import etag_for, etag_matches
 
 
 class ETagMiddleware:

@@ -6,8 +6,9 @@ A route without an entry here answers 500 and fails the test suite
 without a decision.
 """
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from api.core.problems import Forbidden, ProblemError, Unauthorized
 from api.core.security import read_token
 from api.services import accounts, api_keys
 from api.services import units as unit_service
+from api.web.recent import Recent
 from models.units import Unit
 
 Scope = Literal["none", "path_unit", "path_village", "query_unit"]
@@ -97,16 +99,58 @@ class Access:
     unit: Unit | None = None
 
 
+@dataclass
+class Memory:
+    """What this worker remembers for at most a second (`api.web.recent`): the caller an
+    account or key stands for (a token's signature and expiry are checked every time), and
+    units by code. None of it is used by, or survives, an unsafe request."""
+
+    callers: Recent[tuple[str, str], Caller] = field(default_factory=Recent)
+    units: Recent[str, dict[str, Any]] = field(default_factory=Recent)
+
+    def clear(self) -> None:
+        """Forget everything: the request about to run may change it."""
+        self.callers.clear()
+        self.units.clear()
+
+
+async def _remembered(
+    memory: Memory | None, key: tuple[str, str], look_up: Callable[[], Awaitable[Caller | None]]
+) -> Caller | None:
+    if memory is None:
+        return await look_up()
+    caller = memory.callers.get(key)
+    if caller is None:
+        caller = await look_up()
+        if caller is not None:  # a refused credential is looked up again next time
+            memory.callers.put(key, caller)
+    return caller
+
+
 async def identify(
-    session: AsyncSession, *, token: str | None, key: str | None, secret: str
+    session: AsyncSession,
+    *,
+    token: str | None,
+    key: str | None,
+    secret: str,
+    memory: Memory | None = None,
 ) -> Caller | None:
     """The caller a bearer token or else an `X-API-Key` stands for (None when neither is
     valid); a bearer token, once sent, is the only credential looked at."""
     if token and token.strip():
         username = read_token(token.strip(), secret=secret)
-        return await accounts.caller_for(session, username=username) if username else None
+        if not username:
+            return None
+        return await _remembered(
+            memory,
+            ("account", username),
+            lambda: accounts.caller_for(session, username=username),
+        )
     if key and key.strip():
-        return await api_keys.caller_for_key(session, key=key.strip())
+        presented = key.strip()
+        return await _remembered(
+            memory, ("key", presented), lambda: api_keys.caller_for_key(session, key=presented)
+        )
     return None
 
 
@@ -119,18 +163,39 @@ def rule_for(request: Request) -> Rule:
     return rule
 
 
-async def _scope_unit(request: Request, session: AsyncSession, scope: Scope) -> Unit | None:
+async def _find(session: AsyncSession, code: str, memory: Memory | None) -> Unit | None:
+    """The unit with this code; from memory on a safe request (a fresh, transient copy
+    each time: nothing a GET does can write it back)."""
+    if memory is None:
+        return await unit_service.find_by_code(session, code=code)
+    fields = memory.units.get(code)
+    if fields is None:
+        unit = await unit_service.find_by_code(session, code=code)
+        if unit is None:
+            return None
+        fields = unit.model_dump()
+        memory.units.put(code, fields)
+    return Unit(**fields)
+
+
+async def _scope_unit(
+    request: Request, session: AsyncSession, scope: Scope, memory: Memory | None
+) -> Unit | None:
     if scope == "path_unit":
-        return await unit_service.get_by_code(session, code=request.path_params["code"])
+        code = request.path_params["code"]
+        return unit_service.as_unit(await _find(session, code, memory), code)
     if scope == "path_village":
-        return await unit_service.get_village(session, code=request.path_params["village_code"])
+        code = request.path_params["village_code"]
+        return unit_service.as_village(await _find(session, code, memory), code)
     code = request.query_params.get("unit")
-    return await unit_service.get_by_code(session, code=code) if code else None
+    return unit_service.as_unit(await _find(session, code, memory), code) if code else None
 
 
-async def enforce(request: Request, session: AsyncSession, caller: Caller | None) -> Access:
+async def enforce(
+    request: Request, session: AsyncSession, caller: Caller | None, memory: Memory | None = None
+) -> Access:
     """Apply the route's rule to `caller`: 401 without valid credentials, 403 outside role
-    or scope; the scope's unit is loaded in `session`, for the route to reuse."""
+    or scope; the scope's unit is loaded in `session` (or remembered), for the route."""
     rule = rule_for(request)
     if rule.roles is None:
         return Access(None)
@@ -141,7 +206,7 @@ async def enforce(request: Request, session: AsyncSession, caller: Caller | None
         )
     if caller.role not in rule.roles:
         raise Forbidden(f"The {caller.role} role may not do this.")
-    unit = await _scope_unit(request, session, rule.scope) if rule.scope != "none" else None
+    unit = await _scope_unit(request, session, rule.scope, memory) if rule.scope != "none" else None
     if unit is not None and not caller.covers(unit):
         raise Forbidden(f"{unit.code!r} is outside your scope ({caller.unit_code or 'none'}).")
     return Access(caller, unit)

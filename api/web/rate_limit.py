@@ -3,10 +3,16 @@
 Each credential (`api.web.credentials.credential_of`) may make `rate_limit` requests per fixed
 60-second window, counted in one shared place so that every worker and replica agrees: the
 `rate_counter` table (one atomic upsert-increment per request) or, when `redis_url` is set,
-Redis (INCR + EXPIRE). A fixed window lets a caller spend its allowance at the end of one
-window and again at the start of the next (at most twice the limit in any 60 s); in exchange
-the count is exact and costs one statement. When the counter store fails, requests go
-through (fail open): the limiter must never be the reason a request gets a 5xx.
+Redis (INCRBY + EXPIRE). A fixed window lets a caller spend its allowance at the end of one
+window and again at the start of the next (at most twice the limit in any 60 s).
+
+A worker does not ask the store for every request: it claims a lease of `lease_size(limit)`
+requests at once (1 % of the limit, at least 1) and admits from it until it is spent. The
+store's count is what all workers have claimed, so no more than `rate_limit` requests are
+ever admitted in a window; a lease a worker does not use up can make a caller meet its
+429 early by at most a lease per worker. Below 200 requests a minute a lease is a single
+request: the count is then exact, as without leases. When the counter store fails,
+requests go through (fail open): the limiter must never be the reason a request gets a 5xx.
 """
 
 import asyncio
@@ -40,9 +46,17 @@ EXEMPT_PATHS = frozenset(
 _TABLE: Table = table_of(RateCounter)
 
 
+LEASE_FRACTION = 100
+
+
+def lease_size(limit: int) -> int:
+    """How many requests a worker claims from the store at once."""
+    return max(1, limit // LEASE_FRACTION)
+
+
 class Counter(Protocol):
-    async def hit(self, key: str, window: int) -> int:
-        """Count one request of `key` in the window starting at `window`; the new count."""
+    async def hit(self, key: str, window: int, n: int) -> int:
+        """Count `n` requests of `key` in the window starting at `window`; the new count."""
         ...
 
     async def close(self) -> None: ...
@@ -55,14 +69,14 @@ class SqlCounter:
         self.engine = engine
         self._next_purge = 0.0
 
-    async def hit(self, key: str, window: int) -> int:
+    async def hit(self, key: str, window: int, n: int) -> int:
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         upsert = (
             insert(_TABLE)
-            .values(key=key, window_start=window, count=1)
+            .values(key=key, window_start=window, count=n)
             .on_conflict_do_update(
                 index_elements=[_TABLE.c.key, _TABLE.c.window_start],
-                set_={"count": _TABLE.c.count + 1},
+                set_={"count": _TABLE.c.count + n},
             )
             .returning(_TABLE.c.count)
         )
@@ -88,10 +102,10 @@ class RedisCounter:
     def __init__(self, url: str) -> None:
         self.client: Redis = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
-    async def hit(self, key: str, window: int) -> int:
+    async def hit(self, key: str, window: int, n: int) -> int:
         name = f"smartvillage:rate:{key}:{window}"
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
+            pipe.incrby(name, n)
             pipe.expire(name, KEEP_WINDOWS_SECONDS)
             count, _ = await pipe.execute()
         return int(count)
@@ -116,6 +130,8 @@ class RateLimitMiddleware:
         self._counter: Counter | None = None
         self._owner: tuple[object, object] | None = None
         self._skip_until = 0.0
+        self._leases: dict[str, int] = {}  # requests this worker may still admit, by key
+        self._lease_window = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -127,22 +143,43 @@ class RateLimitMiddleware:
             return
         now = time.time()
         window = int(now) // WINDOW_SECONDS * WINDOW_SECONDS
-        count = await self._count(scope, settings, window)
-        if count is not None and count > settings.rate_limit:
+        if not await self._admit(scope, settings, window):
             await send_problem(
                 scope, send, _too_many(settings.rate_limit, now, window), close=False
             )
             return
         await self.app(scope, receive, send)
 
-    async def _count(self, scope: Scope, settings: Settings, window: int) -> int | None:
-        """The credential's count after this request, or None when the store is unusable."""
-        if time.monotonic() < self._skip_until:
-            return None
+    async def _admit(self, scope: Scope, settings: Settings, window: int) -> bool:
+        """Whether this request fits the credential's allowance: from the worker's lease,
+        else from a new lease claimed from the store."""
+        if window != self._lease_window:
+            self._leases, self._lease_window = {}, window
         secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
         key = credential_of(scope, secret=secret)
+        left = self._leases.get(key, 0)
+        if left > 0:
+            self._leases[key] = left - 1
+            return True
+        limit = settings.rate_limit
+        size = lease_size(limit)
+        count = await self._claim(scope, settings, key, window, size)
+        if count is None:
+            return True
+        claimed_before = count - size
+        if claimed_before >= limit:
+            return False
+        self._leases[key] = min(size, limit - claimed_before) - 1
+        return True
+
+    async def _claim(
+        self, scope: Scope, settings: Settings, key: str, window: int, size: int
+    ) -> int | None:
+        """The store's count after claiming `size`, or None when the store is unusable."""
+        if time.monotonic() < self._skip_until:
+            return None
         try:
-            return await self._counter_for(scope, settings).hit(key, window)
+            return await self._counter_for(scope, settings).hit(key, window, size)
         except Exception as exc:  # fail open, whatever the store raised
             log.warning("rate limiter store failed, letting requests through: %r", exc)
             self._skip_until = time.monotonic() + FAIL_OPEN_SECONDS
