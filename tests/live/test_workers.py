@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -30,6 +31,8 @@ CONNECTIONS = 64
 MIN_SHARE = 0.2  # of the connections, for each of the two workers
 GRACEFUL_SECONDS = 10  # SERVER_LIMITS["timeout_graceful_shutdown"]
 ACCESS = "smartvillage.access"
+KEPT_ALIVE_REQUESTS = 20
+NAGLE_SECONDS = 0.04
 STARTED = re.compile(r"worker (\d+) started \(pid (\d+)\)")
 
 
@@ -130,6 +133,19 @@ def test_new_connections_are_spread_across_both_workers(tmp_path: Path) -> None:
     with serve_two_workers(tmp_path) as server:
         _new_connections(server.base_url, CONNECTIONS)
         _assert_both_answer(server)
+
+
+def test_requests_on_a_kept_alive_connection_are_not_delayed(tmp_path: Path) -> None:
+    """No Nagle delay: without TCP_NODELAY each answer after the first waits ~40 ms for
+    the client's delayed ACK."""
+    with serve_two_workers(tmp_path) as server, httpx.Client(timeout=10) as client:
+        client.get(f"{server.base_url}/healthz")
+        took = []
+        for _ in range(KEPT_ALIVE_REQUESTS):
+            started = time.perf_counter()
+            assert client.get(f"{server.base_url}/healthz").status_code == 200
+            took.append(time.perf_counter() - started)
+        assert statistics.median(took) < NAGLE_SECONDS / 2, took
 
 
 def test_sigterm_to_the_parent_stops_every_worker_gracefully(tmp_path: Path) -> None:
