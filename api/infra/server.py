@@ -134,7 +134,8 @@ class Supervisor:
                 return STARTUP_FAILURE
             if time.monotonic() - self.started_at[slot] < QUICK_DEATH_SECONDS:
                 time.sleep(RESTART_PAUSE_SECONDS)
-            self.start(slot)
+            if not self.stopping:  # a signal may have come while pausing
+                self.start(slot)
         return 0
 
     def stop_all(self) -> None:
