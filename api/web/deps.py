@@ -62,12 +62,17 @@ async def get_access(
     token: Annotated[str | None, Depends(bearer_token)],
     key: Annotated[str | None, Depends(api_key_header)],
 ) -> Access:
-    """The route's policy applied to the caller, in the request's one session (cached: the
-    handler's `SessionDep` is the same session)."""
+    """Every /api/v1 route's guard, in this order: path and query text no database can
+    store (422, before the policy looks units up); the route's policy applied to the
+    caller, in the request's one session (cached: the handler's `SessionDep` is the same
+    session); body text no database can store (422; FastAPI has read the body by now)."""
+    check_params(request)
     secret = request.app.state.settings.secret_key.get_secret_value()
     memory = memory_for(request)
     caller = await identify(session, token=token, key=key, secret=secret, memory=memory)
-    return await enforce(request, session, caller, memory)
+    access = await enforce(request, session, caller, memory)
+    await check_body(request)
+    return access
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -85,26 +90,12 @@ def memory_for(request: Request) -> Memory | None:
 AccessDep = Annotated[Access, Depends(get_access)]
 
 
-async def refuse_bad_params(request: Request) -> None:
-    """Path and query text no database can store: 422, before the policy looks units up."""
-    check_params(request)
+# Every /api/v1 route depends on the guard (`v1_router`).
+GUARDS = [Depends(get_access)]
 
 
-async def refuse_bad_body(request: Request) -> None:
-    """Body text no database can store: 422, after the policy (the body is already read)."""
-    await check_body(request)
-
-
-# Every /api/v1 route depends on these, in this order (`v1_router`).
-GUARDS = [Depends(refuse_bad_params), Depends(get_access), Depends(refuse_bad_body)]
-
-
-async def _owed_refusal(
-    _params: Annotated[None, Depends(refuse_bad_params)],
-    _access: AccessDep,
-    _body: Annotated[None, Depends(refuse_bad_body)],
-) -> None:
-    """The guards alone, for a request whose body FastAPI could not parse."""
+async def _owed_refusal(_access: AccessDep) -> None:
+    """The guard alone, for a request whose body FastAPI could not parse."""
 
 
 def _is_body_parse_error(exc: Exception) -> bool:

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import fastapi.routing
-import jwt
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -234,48 +233,13 @@ def _series(method: str, route: str, status: str) -> tuple[Any, Any]:
     return metrics.REQUESTS.labels(method, route, status), metrics.LATENCY.labels(method, route)
 
 
-class _KnownTokens:
-    """The caller each recently seen bearer token verified as, until the token expires."""
-
-    def __init__(self) -> None:
-        self.callers: dict[tuple[str, str], tuple[str, float]] = {}
-
-    def caller(self, scope: Scope, secret: str) -> str:
-        authorization = _header(scope, b"authorization")
-        if not authorization:
-            return credential_of(scope, secret=secret)  # no token: nothing costly to verify
-        known = self.callers.get((secret, authorization))
-        if known is not None and time.time() < known[1]:
-            return known[0]
-        caller = credential_of(scope, secret=secret)
-        if caller.startswith("user:"):  # verified: its expiry can be read without checking
-            if len(self.callers) >= TOKENS_REMEMBERED:
-                self.callers.clear()
-            claims = jwt.decode(
-                authorization.partition(" ")[2].strip(), options={"verify_signature": False}
-            )
-            self.callers[(secret, authorization)] = (caller, float(claims["exp"]))
-        return caller
-
-
-TOKENS_REMEMBERED = 4096
-KNOWN_TOKENS = _KnownTokens()
-
-
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return ""
-
-
 def _caller(scope: Scope, settings: Settings) -> str:
     """`user:<name>`, `key:<digest>` or `addr:<address>`: never a token or a password."""
     try:
         secret = settings.signing_secret()
     except RuntimeError:  # no secret resolved yet (start-up): no token can be valid
         secret = ""
-    return KNOWN_TOKENS.caller(scope, secret)
+    return credential_of(scope, secret=secret)  # a verified token is memoised (security)
 
 
 def refresh_pool_gauges(engine: AsyncEngine) -> None:

@@ -117,14 +117,9 @@ class Memory:
 async def _remembered(
     memory: Memory | None, key: tuple[str, str], look_up: Callable[[], Awaitable[Caller | None]]
 ) -> Caller | None:
-    if memory is None:
-        return await look_up()
-    caller = memory.callers.get(key)
-    if caller is None:
-        caller = await look_up()
-        if caller is not None:  # a refused credential is looked up again next time
-            memory.callers.put(key, caller)
-    return caller
+    """`look_up()`, or what it said less than a second ago (a refused credential is looked
+    up again every time)."""
+    return await look_up() if memory is None else await memory.callers.get_or_load(key, look_up)
 
 
 async def identify(
@@ -168,14 +163,13 @@ async def _find(session: AsyncSession, code: str, memory: Memory | None) -> Unit
     each time: nothing a GET does can write it back)."""
     if memory is None:
         return await unit_service.find_by_code(session, code=code)
-    fields = memory.units.get(code)
-    if fields is None:
+
+    async def fields_of_unit() -> dict[str, Any] | None:
         unit = await unit_service.find_by_code(session, code=code)
-        if unit is None:
-            return None
-        fields = unit.model_dump()
-        memory.units.put(code, fields)
-    return Unit(**fields)
+        return None if unit is None else unit.model_dump()
+
+    fields = await memory.units.get_or_load(code, fields_of_unit)
+    return None if fields is None else Unit(**fields)
 
 
 async def _scope_unit(

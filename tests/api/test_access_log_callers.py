@@ -1,6 +1,6 @@
-"""The access line's `caller` for a bearer token is remembered between requests (verifying
-the token again cost more than the rest of the line), but never past the token's expiry,
-and never for a token the server did not sign."""
+"""The access line's `caller` for a bearer token: a verified token is remembered between
+requests (`api.core.security.read_token`; verifying it again cost more than the rest of
+the line), but never past the token's expiry, and never for a token the server did not sign."""
 
 import json
 import logging
