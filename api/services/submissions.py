@@ -2,10 +2,11 @@
 in the same transaction as the change."""
 
 import hashlib
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -23,7 +24,7 @@ from api.services.versions import ActiveVersion, choose, published_versions
 from criteria.document import ValuesInvalid, validate_values
 from criteria.periods import Period
 from criteria.rounding import json_number
-from models.base import utcnow
+from models.base import table_of, utcnow
 from models.submissions import (
     RevisionPublic,
     Submission,
@@ -46,11 +47,40 @@ def _json_value(value: int | bool | Decimal) -> int | bool | float:
     return json_number(value) if isinstance(value, Decimal) else value
 
 
+_VILLAGE = table_of(Unit).alias("village")
+_PROVINCE = table_of(Unit).alias("province")
+# The village's place as it is now (read under the scoring lock, so a unit move cannot slip
+# in between): one statement built once, instead of a get per unit and a scoring select.
+_PLACE = (
+    select(_VILLAGE.c.code, _VILLAGE.c.commune_id, _VILLAGE.c.province_id, _PROVINCE.c.code)
+    .outerjoin(_PROVINCE, _PROVINCE.c.id == _VILLAGE.c.province_id)
+    .where(_VILLAGE.c.id == bindparam("village_id"))
+)
+
+
+@dataclass(frozen=True)
+class _Place:
+    """What scoring a village's submission needs besides the submission itself."""
+
+    village_code: str
+    commune_id: int
+    province_id: int
+    province_code: str | None
+    versions: list[ActiveVersion]
+
+
+async def _place(session: AsyncSession, village: Unit) -> _Place:
+    code, commune_id, province_id, province_code = (
+        await session.execute(_PLACE, {"village_id": village.id})
+    ).one()
+    versions = await published_versions(session)
+    return _Place(code, commune_id, province_id, province_code, versions)
+
+
 async def version_for(session: AsyncSession, *, village: Unit, period: Period) -> ActiveVersion:
     """The criteria-set version that scores this village-period, or a 422 saying why not."""
-    province = await session.get(Unit, village.province_id)
-    versions = await published_versions(session)
-    return check_version(versions, province.code if province else "", village.code, period)
+    place = await _place(session, village)
+    return check_version(place.versions, place.province_code or "", village.code, period)
 
 
 def check_version(
@@ -139,7 +169,8 @@ async def put(
 ) -> tuple[Submission, bool]:
     """Create or revise a submission; returns it and whether it was created."""
     await locks.scoring_lock(session)
-    version = await version_for(session, village=village, period=period)
+    place = await _place(session, village)
+    version = check_version(place.versions, place.province_code or "", village.code, period)
     values = clean_or_422(version, body.values)
     evidence = [str(u) for u in body.evidence]
     sub = await locks.lock_submission(session, village_id=village.id or 0, period=str(period))
@@ -154,15 +185,36 @@ async def put(
         if same and sub.status == "submitted":
             return sub, False
     _revise(sub, values=values, evidence=evidence, note=body.note, actor=actor)
-    await session.flush()
-    assert sub.id is not None
+    if sub.id is None:
+        await session.flush()  # the new submission's id, for its revision and score
     session.add(_revision_row(sub))
-    await session.flush()
-    await scoring.rescore_submissions(session, [sub.id])
     audit.record(session, actor=actor, action="submission.put", unit=village, period=sub.period,
                  before=before, after=_audit_state(sub))  # fmt: skip
+    await session.flush()
+    await _rescore(session, sub, place)
     await session.commit()
     return sub, created
+
+
+async def _rescore(session: AsyncSession, sub: Submission, place: _Place) -> None:
+    """`scoring.rescore_submissions([sub.id])` from what the PUT already read: the same
+    rows written, without reading the submission and its units back."""
+    if place.province_code is None:
+        return  # the scoring select joins the province: nothing to score
+    assert sub.id is not None
+    row = scoring.ScoringRow(
+        submission_id=sub.id,
+        village_id=sub.village_id,
+        village_code=place.village_code,
+        commune_id=place.commune_id,
+        province_id=place.province_id,
+        province_code=place.province_code,
+        period=sub.period,
+        revision=sub.revision,
+        status=sub.status,
+        values=sub.values,
+    )
+    await scoring.score_rows(session, [row], place.versions)
 
 
 def _audit_state(sub: Submission) -> dict[str, Any]:
