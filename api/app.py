@@ -14,6 +14,7 @@ from api.routers import health, metrics, v1_router
 from api.services.instance import with_token_secret
 from api.web.errors import PROBLEM_JSON, install_error_handlers
 from api.web.etag import ETagMiddleware
+from api.web.hot_reads import HotReadsMiddleware
 from api.web.idempotency import IdempotencyMiddleware
 from api.web.limits import BodyLimitMiddleware
 from api.web.observability import ObservabilityMiddleware, configure_logging
@@ -89,7 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.memory = Memory()
+    app.state.hot_reads = True  # tests turn it off to compare with the routes' answers
     install_error_handlers(app)
+    app.add_middleware(HotReadsMiddleware)  # innermost: everything else still applies
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(BodyLimitMiddleware)

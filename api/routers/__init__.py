@@ -18,7 +18,10 @@ from api.web.deps import GUARDS
 from api.web.errors import PROBLEM_RESPONSES
 
 v1_router = APIRouter(responses=PROBLEM_RESPONSES, dependencies=GUARDS)
+# Requests are matched against routes in this order: the reads dashboards poll come first
+# (matching walks every route before the right one: ~5 µs each, on every request).
 _RESOURCES = (
+    scores,
     auth,
     users,
     api_keys,
@@ -27,7 +30,6 @@ _RESOURCES = (
     submissions,
     reviews,
     submission_queue,
-    scores,
     audit,
 )
 for _module in _RESOURCES:

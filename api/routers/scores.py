@@ -2,41 +2,55 @@
 
 from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Path, Query, Request, Response
 
 from api.core.pagination import DEFAULT_LIMIT, Page
 from api.services import ranking_page, rankings
 from api.services import score_reads as scores
 from api.services.ranking_page import ScoreStatus, Sort
 from api.web.deps import (
+    AccessDep,
     CallerDep,
     CursorQuery,
     LimitQuery,
     PeriodQuery,
-    ReadsDep,
+    PeriodText,
     SessionDep,
     UnitDep,
     VillageDep,
+    optional_period,
+    reads_of,
     resource_router,
+    scope_unit_of,
 )
 from models.scores import RankingItem, ScorePublic, SummaryPublic, TrendItem
 
 router = resource_router(tags=["scores"])
 SortQuery = Annotated[Sort, Query(description="`-score` (default), `score` or `village_code`.")]
+CodePath = Annotated[str, Path(max_length=32)]
 StatusQuery = Annotated[ScoreStatus | None, Query(description="Only villages with this status.")]
+
+
+# The two hottest reads declare as few dependencies as they can (FastAPI solves each one
+# on every request): the guard's `access` carries the caller and the path's unit.
 
 
 @router.get("/villages/{village_code}/score", status_code=200, response_model=ScorePublic)
 async def get_village_score(
-    village: VillageDep,
-    period: PeriodQuery,
-    reads: ReadsDep,
+    request: Request,
+    village_code: CodePath,
+    access: AccessDep,
     session: SessionDep,
-    caller: CallerDep,
+    period: PeriodText = None,
 ) -> Response:
     """The village's score for a period (latest if omitted), every indicator explained."""
+    assert access.caller is not None
     body, etag = await scores.village_score(
-        reads, session, village=village, period=period, caller=caller
+        reads_of(request),
+        session,
+        village=scope_unit_of(access),
+        period=optional_period(period),
+        caller=access.caller,
     )
     return Response(body, media_type="application/json", headers={"ETag": etag})
 
@@ -57,25 +71,26 @@ async def list_village_scores(
 
 @router.get("/units/{code}/scores", status_code=200, response_model=Page[RankingItem])
 async def list_unit_rankings(
-    unit: UnitDep,
-    period: PeriodQuery,
-    reads: ReadsDep,
+    request: Request,
+    code: CodePath,
+    access: AccessDep,
     session: SessionDep,
-    caller: CallerDep,
     status: StatusQuery = None,
     sort: SortQuery = "-score",
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
+    period: PeriodText = None,
 ) -> Response:
     """Villages under the unit with a score for the period, ranked."""
+    assert access.caller is not None
     body = await ranking_page.ranking(
-        reads,
+        reads_of(request),
         session,
-        unit=unit,
-        period=period,
+        unit=scope_unit_of(access),
+        period=optional_period(period),
         status=status,
         sort=sort,
-        caller=caller,
+        caller=access.caller,
         limit=limit,
         cursor=cursor,
     )

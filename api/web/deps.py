@@ -27,25 +27,30 @@ from models.units import Unit
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request; whatever the service did not commit is rolled back."""
+    """One session per request; whatever the service did not commit is rolled back. A
+    session the request never used is dropped as it is (closing it would cost a
+    greenlet switch on every read served from memory and `api.infra.reads`)."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with maker() as session:
-        try:
-            yield session
-        finally:
-            await session.rollback()
+    session = maker()
+    try:
+        yield session
+    finally:
+        await close_if_used(session)
+
+
+async def close_if_used(session: AsyncSession) -> None:
+    """Close (and so roll back) a session that began a transaction or holds objects."""
+    if session.in_transaction() or session.sync_session.identity_map:
+        await session.close()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_reads(request: Request) -> Reads:
+def reads_of(request: Request) -> Reads:
     """Single-statement reads for the hottest routes (`api.infra.reads`)."""
     reads: Reads = request.app.state.reads
     return reads
-
-
-ReadsDep = Annotated[Reads, Depends(get_reads)]
 
 
 # The two credentials, as FastAPI security classes so that OpenAPI declares them (and /docs
@@ -216,6 +221,14 @@ async def get_village(
     )
 
 
+def scope_unit_of(access: Access) -> Unit:
+    """The path's unit or village as the policy loaded it, for a route whose rule checks
+    the path's scope (the hottest reads take it from the guard instead of a dependency
+    of their own: each dependency costs every request)."""
+    assert access.unit is not None, "the route's rule has no path scope"
+    return access.unit
+
+
 UnitDep = Annotated[Unit, Depends(get_unit)]
 VillageDep = Annotated[Unit, Depends(get_village)]
 
@@ -235,8 +248,17 @@ async def _period_path(period: Annotated[str, Path(max_length=6)]) -> Period:
     return parse_period(period)
 
 
-async def _period_query(period: Annotated[str | None, Query(max_length=6)] = None) -> Period | None:
+PeriodText = Annotated[str | None, Query(max_length=6)]
+"""`?period=` as sent; `optional_period` parses it (`PeriodQuery` does both, as a dependency)."""
+
+
+def optional_period(period: str | None) -> Period | None:
+    """A `?period=` value parsed, or None when absent."""
     return parse_period(period) if period is not None else None
+
+
+async def _period_query(period: PeriodText = None) -> Period | None:
+    return optional_period(period)
 
 
 PeriodPath = Annotated[Period, Depends(_period_path)]

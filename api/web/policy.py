@@ -8,7 +8,7 @@ without a decision.
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,7 +106,7 @@ class Memory:
     units by code. None of it is used by, or survives, an unsafe request."""
 
     callers: Recent[tuple[str, str], Caller] = field(default_factory=Recent)
-    units: Recent[str, dict[str, Any]] = field(default_factory=Recent)
+    units: Recent[str, Unit] = field(default_factory=Recent)
 
     def clear(self) -> None:
         """Forget everything: the request about to run may change it."""
@@ -159,17 +159,17 @@ def rule_for(request: Request) -> Rule:
 
 
 async def _find(session: AsyncSession, code: str, memory: Memory | None) -> Unit | None:
-    """The unit with this code; from memory on a safe request (a fresh, transient copy
-    each time: nothing a GET does can write it back)."""
+    """The unit with this code; from memory on a safe request. What memory hands out is a
+    transient copy no session has seen, shared by the safe requests of the next second:
+    they only read it (building one costs more than the read it serves)."""
     if memory is None:
         return await unit_service.find_by_code(session, code=code)
 
-    async def fields_of_unit() -> dict[str, Any] | None:
+    async def transient_copy() -> Unit | None:
         unit = await unit_service.find_by_code(session, code=code)
-        return None if unit is None else unit.model_dump()
+        return None if unit is None else Unit(**unit.model_dump())
 
-    fields = await memory.units.get_or_load(code, fields_of_unit)
-    return None if fields is None else Unit(**fields)
+    return await memory.units.get_or_load(code, transient_copy)
 
 
 async def _scope_unit(
