@@ -90,7 +90,7 @@ def cmd_import_units(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_rescore(settings: Settings, _args: argparse.Namespace) -> int:
     """Recompute every stored score from the current submissions and criteria sets."""
-    from api.services.scoring import rescore_everything
+    from api.services.bulk_scoring import rescore_everything
 
     async def work(session: AsyncSession) -> int:
         count = await rescore_everything(session, batch=settings.rescore_batch)

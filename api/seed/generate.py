@@ -1,7 +1,9 @@
 """A synthetic nation for load tests: units, quarterly submissions, revisions and scores.
 
 Everything is written set-based (COPY on PostgreSQL) in one transaction after the reference
-criteria set is published; scores come from `scoring.rescore`, never row by row here.
+criteria set is published; scores come from `bulk_scoring.score_all` (the engine in a pool
+of processes, exactly as a PUT scores), never row by row here, and the new communes'
+roll-ups from one INSERT … SELECT … GROUP BY.
 """
 
 import math
@@ -20,9 +22,10 @@ from sqlalchemy import ColumnElement, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.problems import Conflict, Unprocessable
+from api.services import rollups
 from api.services.bulk import bulk_insert
+from api.services.bulk_scoring import score_all
 from api.services.criteria_sets import load_and_publish
-from api.services.scoring import rescore
 from criteria.document import parse_document
 from criteria.loader import REFERENCE_SET, load_document_file
 from criteria.periods import VN_TZ, Period, today_vn
@@ -36,7 +39,6 @@ UNIT = table_of(Unit)
 SUBMISSION = table_of(Submission)
 REVISION = table_of(SubmissionRevision)
 CHUNK = 20_000  # rows per COPY / executemany: bounds memory, keeps round trips few
-RESCORE_BATCH = 5_000
 SUBMITTED_BY = "generator"
 MISSING_SHARE = 0.10  # villages that skip a given period
 SYLLABLES = (
@@ -212,7 +214,7 @@ async def _ids(session: AsyncSession, level: str, province_ids: list[int]) -> di
         UNIT.c.level == level, UNIT.c.province_id.in_(province_ids)
     )
     rows = await session.execute(stmt)
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def insert_provinces(
@@ -223,7 +225,7 @@ async def insert_provinces(
     rows = [unit_row(c, _name(rng, "Tỉnh"), "province", centres[c]) for c in codes]
     await bulk_insert(session, UNIT, rows)
     stmt = select(UNIT.c.code, UNIT.c.id).where(UNIT.c.code.in_(codes))
-    ids: dict[str, int] = dict((await session.execute(stmt)).tuples().all())
+    ids: dict[str, int] = dict((await session.execute(stmt)).all())
     return {c: (ids[c], centres[c]) for c in codes}
 
 
@@ -387,7 +389,8 @@ async def generate(
     async with _phase(report, "revisions"):
         report.revisions = await copy_revisions(session, new)
     async with _phase(report, "scoring"):
-        report.scores = await rescore(session, where=new, batch=RESCORE_BATCH, fresh=True)
+        report.scores = await score_all(session, new)
+        await rollups.rebuild(session, where=rollups.FACTS.c.province_id.in_(province_ids))
     async with _phase(report, "commit"):
         await session.commit()
     async with _phase(report, "analyze"):

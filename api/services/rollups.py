@@ -3,13 +3,14 @@
 Writes to single villages change the roll-ups by increments: the facts a write replaces
 are subtracted and the new ones added (`add_facts`), so neighbours saving at the same
 moment only queue on the same rows for an instant and never conflict. Whole-scope work
-(unit moves) recomputes (`refresh`) under the exclusive scoring lock.
+(unit moves) recomputes (`refresh`), and a whole-nation rescore rebuilds them in one
+statement (`rebuild`), under the exclusive scoring lock.
 """
 
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, delete, func, insert, literal, select, tuple_
+from sqlalchemy import Integer, case, cast, delete, func, insert, literal, select, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,6 +94,15 @@ async def refresh(session: AsyncSession, pairs: Iterable[tuple[int, str]]) -> No
         await session.execute(delete(IndicatorRollup).where(key.in_(chunk)))
         where = tuple_(ScoreIndicator.commune_id, ScoreIndicator.period).in_(chunk)
         await session.execute(insert(IndicatorRollup).from_select(columns, _grouped(where, 1)))
+
+
+async def rebuild(session: AsyncSession, *, where: Any = None) -> None:
+    """Recompute the roll-ups of the communes whose facts match `where` (default: all of
+    them) with one INSERT … SELECT … GROUP BY, after their roll-ups were cleared (a full
+    rescore or new communes; the caller holds the exclusive scoring lock)."""
+    columns = [*KEY, "province_id", *COUNTERS]
+    grouped = _grouped(where if where is not None else true(), 1)
+    await session.execute(insert(ROLLUP).from_select(columns, grouped))
 
 
 async def refresh_communes(session: AsyncSession, commune_ids: Iterable[int]) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from api.core.metrics import RESCORED
-from api.services import locks, rollups
+from api.services import rollups
 from api.services.bulk import copy_records, delete_in
 from api.services.score_body import ScoreFacts, score_body
 from api.services.versions import ActiveVersion, choose, published_versions
@@ -72,13 +72,14 @@ SCORE_COLUMNS = (
     "computed_at", "body", "etag",
 )  # fmt: skip
 FACT_COLUMNS = (
-    "submission_id", "indicator_code", "commune_id", "province_id", "period", "value", "passed",
+    "submission_id", "commune_id", "province_id", "period", "indicator_code", "value", "passed",
 )  # fmt: skip
+Records = tuple[tuple[Any, ...], list[tuple[Any, ...]]]  # a score record and its facts
 
 
 def _records(
     row: ScoringRow, version: ActiveVersion, result: VillageScore, now: datetime
-) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+) -> Records:
     facts = ScoreFacts(
         village_code=row.village_code,
         period=row.period,
@@ -95,12 +96,23 @@ def _records(
         body, etag,
     )  # fmt: skip
     indicator_facts = [
-        (row.submission_id, ind.code, row.commune_id, row.province_id, row.period,
+        (row.submission_id, row.commune_id, row.province_id, row.period, ind.code,
          indicator_fact(ind.value), bool(ind.passed))
         for ind in result.indicators
         if ind.applicable and ind.value is not None
     ]  # fmt: skip
     return score_record, indicator_facts
+
+
+def scored_records(row: ScoringRow, versions: list[ActiveVersion], now: datetime) -> Records | None:
+    """Score one submission with the version in force: its score record and fact records
+    (None when no version applies or its period type differs). Pure: bulk workers run it."""
+    period = Period.parse(row.period)
+    version = choose(versions, row.province_code, period)
+    if version is None or version.period_type != period.kind:
+        return None
+    result = score(version.doc, clean_values(row.values))
+    return _records(row, version, result, now)
 
 
 async def score_rows(
@@ -118,14 +130,10 @@ async def score_rows(
     facts: list[tuple[Any, ...]] = []
     now = utcnow()
     for row in rows:
-        period = Period.parse(row.period)
-        version = choose(versions, row.province_code, period)
-        if version is None or version.period_type != period.kind:
-            continue
-        result = score(version.doc, clean_values(row.values))
-        score_record, indicator_records = _records(row, version, result, now)
-        scores.append(score_record)
-        facts.extend(indicator_records)
+        records = scored_records(row, versions, now)
+        if records is not None:
+            scores.append(records[0])
+            facts.extend(records[1])
     ids = [r.submission_id for r in rows]
     if not fresh:
         await rollups.add_facts(session, ids, sign=-1)
@@ -138,7 +146,7 @@ async def score_rows(
     return len(scores)
 
 
-def _scoring_select() -> Any:
+def scoring_select() -> Any:
     province = aliased(Unit)
     village = aliased(Unit)
     return (
@@ -168,7 +176,7 @@ async def rescore(
 ) -> int:
     """Rescore every submission matching `where` (default: all), in keyset batches."""
     versions = await published_versions(session)
-    stmt = _scoring_select().where(where if where is not None else true())
+    stmt = scoring_select().where(where if where is not None else true())
     last_id, total = 0, 0
     while True:
         page = await session.execute(
@@ -179,12 +187,6 @@ async def rescore(
             return total
         total += await score_rows(session, rows, versions, fresh=fresh)
         last_id = rows[-1].submission_id
-
-
-async def rescore_everything(session: AsyncSession, *, batch: int = 2000) -> int:
-    """Rescore every submission (`smartvillage rescore`), with writers queued behind it."""
-    await locks.scoring_lock(session, exclusive=True)
-    return await rescore(session, batch=batch)
 
 
 async def rescore_submissions(session: AsyncSession, submission_ids: Iterable[int]) -> int:
