@@ -1,7 +1,7 @@
 """A synthetic nation for load tests: units, quarterly submissions, revisions and scores.
 
 Everything is written set-based (COPY on PostgreSQL) in one transaction after the reference
-criteria set is published; scores come from `bulk_scoring.score_all` (the engine in a pool
+criteria set is published; scores come from `bulk_scoring.score_new` (the engine in a pool
 of processes, exactly as a PUT scores), never row by row here, and the new communes'
 roll-ups from one INSERT … SELECT … GROUP BY.
 """
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.core.problems import Conflict, Unprocessable
 from api.services import rollups
 from api.services.bulk import bulk_insert
-from api.services.bulk_scoring import score_all
+from api.services.bulk_scoring import score_new
 from api.services.criteria_sets import load_and_publish
 from criteria.document import parse_document
 from criteria.loader import REFERENCE_SET, load_document_file
@@ -389,7 +389,7 @@ async def generate(
     async with _phase(report, "revisions"):
         report.revisions = await copy_revisions(session, new)
     async with _phase(report, "scoring"):
-        report.scores = await score_all(session, new)
+        report.scores = await score_new(session, new)
         await rollups.rebuild(session, where=rollups.FACTS.c.province_id.in_(province_ids))
     async with _phase(report, "commit"):
         await session.commit()

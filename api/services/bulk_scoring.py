@@ -7,9 +7,12 @@ process holding the transaction reads keyset batches, hands them out, and forwar
 comes back to COPY in submission order, so reading, scoring and writing overlap.
 
 A full rescore clears the scores, facts and roll-ups and reloads them in the caller's one
-transaction, under the exclusive scoring lock (so no writer runs meanwhile); the roll-ups
-are then rebuilt in one INSERT … SELECT … GROUP BY instead of batch by batch increments.
-Readers keep seeing the previous scores until the commit (DELETE, not TRUNCATE).
+transaction, under the exclusive scoring lock (so no writer runs meanwhile): TRUNCATE,
+foreign keys and secondary indexes dropped, COPY, then each index built once, each key
+validated once and the roll-ups rebuilt in one INSERT … SELECT … GROUP BY. The cost of that
+speed: until the commit (~30 s for a nation) reads of scores, rankings and summaries wait
+on the tables' locks, as writers wait on the scoring lock; they see either every old score
+or every new one, never a mix.
 """
 
 import asyncio
@@ -146,6 +149,18 @@ async def _batches(session: AsyncSession, stmt: Any) -> AsyncIterator[list[tuple
     while rows := [tuple(r) for r in await session.execute(stmt.where(last_id < SUBMISSION_ID))]:
         yield rows
         last_id = rows[-1][0]
+
+
+async def score_new(session: AsyncSession, where: ColumnElement[bool]) -> int:
+    """Score submissions that have no score yet (`generate`), with the tables' foreign keys
+    and secondary indexes made again once after the load, under the exclusive scoring lock;
+    the caller rebuilds the roll-ups of their communes (`rollups.rebuild`)."""
+    await locks.scoring_lock(session, exclusive=True)
+    recreate = await drop_secondary(session, SCORED_TABLES)
+    await compress_bodies_fast(session)
+    total = await score_all(session, where)
+    await create_secondary(session, recreate)
+    return total
 
 
 async def score_all(
