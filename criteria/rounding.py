@@ -20,8 +20,15 @@ __all__ = [
 
 def json_number(value: Decimal) -> int | float:
     """A Decimal as a JSON number, keeping its written form: `2` → 2, `2.0` → 2.0,
-    `2.50` → 2.5. Display only; pass/fail was decided exactly before this."""
-    return int(value) if value.as_tuple().exponent == 0 else float(value)
+    `2.50` → 2.5. Display only; pass/fail was decided exactly before this.
+
+    A Decimal is written without a point or an exponent exactly when its exponent is 0;
+    reading that from `str` takes a third of `as_tuple()`'s time, and rendering a nation's
+    scores makes ten million of these."""
+    written = str(value)
+    if "." in written or "E" in written or not value.is_finite():
+        return float(value)
+    return int(written)
 
 
 def round_half_up(x: Exact, places: int) -> Decimal:

@@ -18,6 +18,7 @@ from api.services.score_body import ScoreFacts, score_body, score_public
 from api.services.scoring import clean_values
 from criteria.engine import VillageScore, score
 from criteria.loader import REFERENCE_SET, SETS_DIR, load_set
+from criteria.rounding import json_number
 from tests.criteria.factories import make_doc, measure, ratio, value
 
 MIXED = make_doc(
@@ -94,3 +95,15 @@ def test_generated_villages_render_as_score_public(document: str) -> None:
 
 def test_an_empty_submission_renders_as_score_public() -> None:
     _assert_same(_facts(WHEN[0]), score(load_set(REFERENCE_SET), {}))
+
+
+@settings(max_examples=500, deadline=None)
+@given(number=st.decimals(allow_nan=False) | st.sampled_from([Decimal("-0"), Decimal("5E+3")]))
+def test_json_number_follows_the_written_exponent(number: Decimal) -> None:
+    shown = json_number(number)
+    if number.is_finite() and number.as_tuple().exponent == 0:
+        assert type(shown) is int
+        assert shown == int(number)
+    else:
+        assert type(shown) is float
+        assert shown == float(number)
