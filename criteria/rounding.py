@@ -11,9 +11,11 @@ __all__ = [
     "Exact",
     "json_number",
     "round_half_up",
+    "round_quotient_half_up",
     "round_short_of",
     "shown_attainment",
     "shown_percent",
+    "shown_ratio_percent",
     "shown_score",
 ]
 
@@ -33,7 +35,14 @@ def json_number(value: Decimal) -> int | float:
 
 def round_half_up(x: Exact, places: int) -> Decimal:
     """Round `x` exactly to `places` (>= 0) decimals, halves away from zero."""
-    numerator, denominator = x.numerator, x.denominator
+    return round_quotient_half_up(x.numerator, x.denominator, places)
+
+
+def round_quotient_half_up(numerator: Exact, denominator: Exact, places: int) -> Decimal:
+    """Round numerator / denominator (denominator > 0) exactly to `places` (>= 0) decimals,
+    halves away from zero, without building the Fraction when both are whole."""
+    if not isinstance(numerator, int) or not isinstance(denominator, int):
+        return round_half_up(Fraction(numerator, denominator), places)
     units, remainder = divmod(abs(numerator) * 10**places, denominator)
     if 2 * remainder >= denominator:
         units += 1
@@ -63,3 +72,8 @@ def shown_attainment(attainment: Exact) -> Decimal:
 def shown_percent(percent: Exact) -> Decimal:
     """A ratio's value in percent, to two decimals."""
     return round_half_up(percent, 2)
+
+
+def shown_ratio_percent(hundred_parts: Exact, whole: Exact) -> Decimal:
+    """The percent 100 × part / whole (whole > 0), to two decimals: `shown_percent` of it."""
+    return round_quotient_half_up(hundred_parts, whole, 2)
