@@ -209,9 +209,10 @@ class RatioPlan(IndicatorPlan):
         # percent = 100 × part / whole; over the positive |whole|, "percent op target" reads
         # "hundred_parts op target_parts" in whole numbers, no Fraction: a village took
         # 89 instead of 103 µs (bench_engine.py, on the shared two-core box)
+        positive_whole = whole if whole > 0 else -whole
         hundred_parts = 100 * part if whole > 0 else -100 * part
-        target_parts = self.target * abs(whole)
-        shown = shown_ratio_percent(hundred_parts, abs(whole))
+        target_parts = self.target * positive_whole
+        shown = shown_ratio_percent(hundred_parts, positive_whole)
         if self.passes(hundred_parts, target_parts):
             return self.passed(shown)
         attainment = partial_attainment(self.op, hundred_parts, target_parts)
