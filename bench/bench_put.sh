@@ -16,6 +16,8 @@
 #    BENCH_WORKERS (1,2), BENCH_REPEATS (2) interleaved runs of BENCH_DURATION (10) s, each
 #    kept however busy the box was (BENCH_RETRIES=0: on a shared box every run is "noisy";
 #    both sides pay for it, so the ratio stands).
+# BENCH_PUT_BEFORE=DIR also measures the PUT served from the source tree DIR (PYTHONPATH), e.g.
+#   git archive <commit> | tar -x -C DIR     — a before/after in the same run.
 # Prints the table and `bench: put x=<ratio w1>/<ratio w2>`; results stay in
 # $BENCH_HARNESS/results/put-<stamp>/. Drops the database and removes the cluster at the end
 # (BENCH_KEEP_PG=1 keeps the cluster, its ceiling data and the project database).
@@ -71,7 +73,10 @@ fi
 DB="put_${STAMP//-/_}_$$"
 "$HARNESS/pg.sh" psql -qtAc "CREATE DATABASE \"$DB\"" >/dev/null || fail "CREATE DATABASE $DB"
 export DATABASE_URL=postgresql://bench@127.0.0.1:$BENCH_PG_PORT/$DB
-export SMARTVILLAGE_RATE_LIMIT=${BENCH_RATE_LIMIT:-100000000}
+# Far above the load, and below 2^31 (rate_counter.count is an INTEGER): the limiter claims
+# a lease of 1 % per request that finds its lease spent, so 64 connections at once claim 64
+# leases; at the harness's 100,000,000 two such bursts pass the limit and answer 429.
+export SMARTVILLAGE_RATE_LIMIT=${BENCH_RATE_LIMIT:-2000000000}
 SMARTVILLAGE_SECRET_KEY=$("$SV_VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))')
 export SMARTVILLAGE_SECRET_KEY PYTHONUNBUFFERED=1
 cd "$REPO" || fail "cd $REPO"
@@ -98,7 +103,7 @@ PERIOD=$("$SV_VENV/bin/python" -c 'from api.seed.generate import quarters; print
 # ---------------------------------------------------------------- the run
 say "PUT /api/v1/villages/{code}/submissions/$PERIOD vs submit_upsert; results in $OUT"
 (cd "$HARNESS" && .venv/bin/python bench.py http --targets targets.json --targets "$OUT/put_targets.json" \
-  --only submit_upsert,project_put --workers "${BENCH_WORKERS:-1,2}" --duration "${BENCH_DURATION:-10}" \
+  --only submit_upsert,project_put,project_put_before --workers "${BENCH_WORKERS:-1,2}" --duration "${BENCH_DURATION:-10}" \
   --warmup "${BENCH_WARMUP:-2}" --repeats "${BENCH_REPEATS:-2}" --retries "${BENCH_RETRIES:-0}" \
   --port "$(free_port)" \
   --out-dir "$OUT/load" >"$OUT/load.md") 2>&1 | cut -c1-200

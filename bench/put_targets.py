@@ -17,6 +17,7 @@ import os
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 from api.seed.demo import BASE_VALUES
 
@@ -50,7 +51,7 @@ def lua_script(out: Path, period: str, template: str) -> str:
     )
 
 
-def targets(out: Path, token: str, period: str, exe: str, project_dir: str) -> dict[str, object]:
+def targets(out: Path, token: str, period: str, exe: str, project_dir: str) -> dict[str, Any]:
     env = {k: os.environ[k] for k in ("DATABASE_URL", "SMARTVILLAGE_SECRET_KEY") if k in os.environ}
     serve = [exe, "serve", "--host", "127.0.0.1", "--port", "{port}", "--workers", "{workers}"]
     server = {"cmd": [*serve, "--no-demo"], "app_dir": project_dir, "health": "/healthz",
@@ -59,8 +60,15 @@ def targets(out: Path, token: str, period: str, exe: str, project_dir: str) -> d
               "lua": str(out / "put.lua"), "headers": {"Authorization": f"Bearer {token}"},
               "method": "PUT", "body": "{}", "baseline": "submit_upsert",
               "note": "PUT a submission: revision, score, roll-ups, audit, 1 commit"}  # fmt: skip
-    return {"_comment": "written by bench/put_targets.py for one run; holds a short-lived token",
+    spec = {"_comment": "written by bench/put_targets.py for one run; holds a short-lived token",
             "servers": {"project": server}, "targets": [target]}  # fmt: skip
+    before = os.environ.get("BENCH_PUT_BEFORE")
+    if before:  # the same PUT served by another source tree (e.g. `git archive` of a commit)
+        env_before = {**env, "PYTHONPATH": before}
+        spec["servers"]["project_before"] = {**server, "env": env_before, "app_dir": before}
+        target_before = {**target, "name": "project_put_before", "server": "project_before"}
+        spec["targets"] = [target_before, target]
+    return spec
 
 
 def medians(path: Path) -> dict[tuple[str, int], dict[str, float]]:
@@ -68,28 +76,33 @@ def medians(path: Path) -> dict[tuple[str, int], dict[str, float]]:
     by: dict[tuple[str, int], list[dict[str, float]]] = {}
     for run in json.loads(path.read_text())["runs"]:
         by.setdefault((run["target"], run["workers"]), []).append(run)
-    keys = ("rps", "p50_ms", "p99_ms", "non_2xx_3xx", "socket_errors", "requests")
+    for run in (r for v in by.values() for r in v):  # answered 2xx or 3xx: an error is no PUT
+        run["ok_rps"] = run["rps"] * (1 - run["non_2xx_3xx"] / max(1, run["requests"]))
+    keys = ("rps", "ok_rps", "p50_ms", "p99_ms", "non_2xx_3xx", "socket_errors", "requests")
     return {k: {f: statistics.median(r[f] for r in v) for f in keys} for k, v in by.items()}
 
 
 def summary(result: str) -> int:
     """A table of PUT vs submit_upsert per worker count, then `bench: put x=<w1>/<w2>`."""
     m = medians(Path(result))
-    print("| workers | PUT req/s | p50 / p99 ms | submit_upsert req/s | p50 / p99 ms | ratio | "
-          "PUT errors (median run) |\n|---|---|---|---|---|---|---|")  # fmt: skip
-    ratios = []
-    for w in sorted({w for _, w in m}):
-        a, b = m.get(("project_put", w)), m.get(("submit_upsert", w))
-        if not a or not b:
-            ratios.append("n/a")
+    print("| workers, target | PUT 2xx req/s (all) | p50 / p99 ms | submit_upsert req/s | "
+          "p50 / p99 ms | ratio | PUT errors |\n|---|---|---|---|---|---|---|")  # fmt: skip
+    ratios: dict[str, list[str]] = {"project_put_before": [], "project_put": []}
+    for name, w in sorted((n, w) for n, w in m if n in ratios):
+        a, b = m[(name, w)], m.get(("submit_upsert", w))
+        if not b:
+            ratios[name].append("n/a")
             continue
-        ratios.append(f"{a['rps'] / b['rps']:.2f}")
+        ratios[name].append(f"{a['ok_rps'] / b['rps']:.2f}")
         errors = a["non_2xx_3xx"] + a["socket_errors"]
-        put = f"{a['rps']:,.0f} | {a['p50_ms']:.1f} / {a['p99_ms']:.1f}"
+        put = f"{a['ok_rps']:,.0f} ({a['rps']:,.0f}) | {a['p50_ms']:.1f} / {a['p99_ms']:.1f}"
         ceiling = f"{b['rps']:,.0f} | {b['p50_ms']:.1f} / {b['p99_ms']:.1f}"
-        print(f"| {w} | {put} | {ceiling} | {ratios[-1]}x | {errors:.0f} of {a['requests']:,.0f} |")
-    print(f"bench: put x={'/'.join(ratios)} (PUT req/s / submit_upsert req/s, same run)")
-    return 0 if ratios and "n/a" not in ratios else 1
+        print(f"| {w} {name} | {put} | {ceiling} | {ratios[name][-1]}x | "
+              f"{errors:.0f} of {a['requests']:,.0f} |")  # fmt: skip
+    if ratios["project_put_before"]:
+        print(f"bench: put before x={'/'.join(ratios['project_put_before'])}")
+    print(f"bench: put x={'/'.join(ratios['project_put'])} (PUT 2xx req/s / submit_upsert req/s)")
+    return 0 if ratios["project_put"] and "n/a" not in ratios["project_put"] else 1
 
 
 def write(out: str, period: str, exe: str, project_dir: str) -> int:
