@@ -130,7 +130,9 @@ class RateLimitMiddleware:
         self._counter: Counter | None = None
         self._owner: tuple[object, object] | None = None
         self._skip_until = 0.0
-        self._leases: dict[str, int] = {}  # requests this worker may still admit, by key
+        # Requests this worker may still admit in the window, by key (-1: none, anywhere).
+        self._leases: dict[str, int] = {}
+        self._claims: dict[str, asyncio.Future[None]] = {}
         self._lease_window = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -152,22 +154,41 @@ class RateLimitMiddleware:
 
     async def _admit(self, scope: Scope, settings: Settings, window: int) -> bool:
         """Whether this request fits the credential's allowance: from the worker's lease,
-        else from a new lease claimed from the store."""
+        else from a new lease claimed from the store. Requests that find the lease spent
+        together wait for one claim (64 parallel requests must not claim 64 leases)."""
         if window != self._lease_window:
-            self._leases, self._lease_window = {}, window
+            self._leases, self._claims, self._lease_window = {}, {}, window
         secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
         key = credential_of(scope, secret=secret)
-        left = self._leases.get(key, 0)
-        if left > 0:
-            self._leases[key] = left - 1
-            return True
+        while True:
+            left = self._leases.get(key, 0)
+            if left != 0:  # -1: the window's allowance is spent, for every worker
+                if left > 0:
+                    self._leases[key] = left - 1
+                return left > 0
+            pending = self._claims.get(key)
+            if pending is None:
+                break
+            await asyncio.shield(pending)
+        claim = asyncio.get_running_loop().create_future()
+        self._claims[key] = claim
+        try:
+            return await self._lease(scope, settings, key, window)
+        finally:
+            if self._claims.get(key) is claim:
+                del self._claims[key]
+            claim.set_result(None)
+
+    async def _lease(self, scope: Scope, settings: Settings, key: str, window: int) -> bool:
+        """Claim a lease for `key`: admit this request from it, keep the rest."""
         limit = settings.rate_limit
         size = lease_size(limit)
         count = await self._claim(scope, settings, key, window, size)
         if count is None:
-            return True
+            return True  # the store is unusable: fail open
         claimed_before = count - size
         if claimed_before >= limit:
+            self._leases[key] = -1
             return False
         self._leases[key] = min(size, limit - claimed_before) - 1
         return True
