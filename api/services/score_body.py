@@ -12,7 +12,6 @@ score, orjson ~20 µs, and a nation's rescore renders 360,000 of them.
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -77,25 +76,21 @@ def score_public(facts: ScoreFacts, result: VillageScore) -> ScorePublic:
     )
 
 
-def json_value(value: Decimal | int | bool | None) -> int | float | bool | None:
-    """A result's number as `ScorePublic` shows it: a Decimal by `json_number`, else as is."""
-    return json_number(value) if isinstance(value, Decimal) else value
-
-
 def indicator_json(ind: IndicatorResult) -> dict[str, Any]:
-    """One indicator's result as `IndicatorPublic` renders it, in its field order."""
+    """One indicator's result as `IndicatorPublic` renders it, in its field order (orjson
+    turns its Decimals into numbers by `json_number`, as `JsonNumber` does)."""
     gap = ind.gap
     return {
         "code": ind.code,
         "criterion": ind.criterion,
         "kind": ind.kind,
-        "value": json_value(ind.value),
-        "target": {"op": ind.target_op, "value": json_value(ind.target_value)},
+        "value": ind.value,
+        "target": {"op": ind.target_op, "value": ind.target_value},
         "passed": ind.passed,
         "applicable": ind.applicable,
         "mandatory": ind.mandatory,
-        "attainment": json_value(ind.attainment),
-        "gap": None if gap is None else {"measure": gap.measure, "amount": json_value(gap.amount)},
+        "attainment": ind.attainment,
+        "gap": None if gap is None else {"measure": gap.measure, "amount": gap.amount},
     }
 
 
@@ -106,7 +101,7 @@ def score_json(facts: ScoreFacts, result: VillageScore) -> dict[str, Any]:
         "period": facts.period,
         "criteria_set": {"code": facts.criteria_set_code, "version": facts.criteria_set_version},
         "status": result.status,
-        "score": json_number(result.score),
+        "score": result.score,
         "submission": {"status": facts.submission_status, "revision": facts.submission_revision},
         "indicators": [indicator_json(ind) for ind in result.indicators],
         "computed_at": facts.computed_at,
@@ -115,5 +110,6 @@ def score_json(facts: ScoreFacts, result: VillageScore) -> dict[str, Any]:
 
 def score_body(facts: ScoreFacts, result: VillageScore) -> tuple[bytes, str]:
     """The explained score as the JSON bytes a read sends, and their ETag."""
-    body = orjson.dumps(score_json(facts, result), option=orjson.OPT_UTC_Z)
+    # orjson calls `default` for what it cannot write itself: here only the Decimals
+    body = orjson.dumps(score_json(facts, result), default=json_number, option=orjson.OPT_UTC_Z)
     return body, etag_for(body)
