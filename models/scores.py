@@ -26,11 +26,24 @@ class Score(SQLModel, table=True):
     __tablename__ = "score"
     __table_args__ = (
         CheckConstraint("status IN ('met', 'not_met', 'incomplete')", name="status"),
-        # Rankings: the first page is an index scan that stops after `limit` rows.
+        # Rankings: the first page is an index scan that stops after `limit` rows; on
+        # PostgreSQL the included columns make a page and a summary's counts index-only.
         Index(
-            "ix_score_province_rank", "province_id", "period", text("score DESC"), "village_code"
+            "ix_score_province_rank",
+            "province_id",
+            "period",
+            text("score DESC"),
+            "village_code",
+            postgresql_include=["status", "submission_status", "commune_id", "village_id"],
         ),
-        Index("ix_score_commune_rank", "commune_id", "period", text("score DESC"), "village_code"),
+        Index(
+            "ix_score_commune_rank",
+            "commune_id",
+            "period",
+            text("score DESC"),
+            "village_code",
+            postgresql_include=["status", "submission_status", "village_id"],
+        ),
         Index("ix_score_village_id_period", "village_id", "period", unique=True),
         Index("ix_score_criteria_set_version_id", "criteria_set_version_id"),
     )

@@ -13,10 +13,8 @@ from api.web.deps import (
     CallerDep,
     CursorQuery,
     LimitQuery,
-    PeriodQuery,
     PeriodText,
     SessionDep,
-    UnitDep,
     VillageDep,
     optional_period,
     reads_of,
@@ -99,7 +97,18 @@ async def list_unit_rankings(
 
 @router.get("/units/{code}/summary", status_code=200)
 async def get_unit_summary(
-    unit: UnitDep, period: PeriodQuery, session: SessionDep, caller: CallerDep
+    request: Request,
+    code: CodePath,
+    access: AccessDep,
+    session: SessionDep,
+    period: PeriodText = None,
 ) -> SummaryPublic:
     """Villages total / reported / met, communes with a smart village, per-indicator stats."""
-    return await rankings.summary(session, unit=unit, period=period, caller=caller)
+    assert access.caller is not None
+    return await rankings.summary(
+        reads_of(request),
+        session,
+        unit=scope_unit_of(access),
+        period=optional_period(period),
+        caller=access.caller,
+    )

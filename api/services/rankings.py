@@ -1,16 +1,19 @@
 """Summaries of the villages under a unit, from the roll-ups; the latest scored period."""
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, case, cast, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api.core.caller import Caller
 from api.core.problems import NotFound
 from api.core.scope import under, visible_scores
+from api.infra.reads import Reads
 from criteria.periods import Period
+from models.base import table_of
 from models.scores import (
     IndicatorRollup,
     IndicatorSummary,
@@ -19,6 +22,11 @@ from models.scores import (
     SummaryPublic,
 )
 from models.units import Unit
+
+SCORE = table_of(Score)
+UNIT = table_of(Unit)
+ROLLUP = table_of(IndicatorRollup)
+_BY_LEVEL = {"province": SCORE.c.province_id, "commune": SCORE.c.commune_id}
 
 
 def _under(unit: Unit) -> ColumnElement[bool]:
@@ -45,76 +53,92 @@ def _round(value: Any, places: str) -> Decimal | None:
     return Decimal(str(value)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
 
 
-async def _unit_counts(session: AsyncSession, unit: Unit) -> tuple[int, int]:
-    if unit.level != "province":
-        return 1, 1
-    stmt = (
-        select(col(Unit.level), func.count())
-        .where(col(Unit.province_id) == unit.id)
-        .group_by(col(Unit.level))
-    )
-    counts = {str(level): int(n) for level, n in (await session.execute(stmt)).all()}
-    return counts.get("village", 0), counts.get("commune", 0)
+def _scope(level: str, approved_only: bool) -> list[ColumnElement[bool]]:
+    where = [_BY_LEVEL.get(level, SCORE.c.village_id) == bindparam("unit_id")]
+    return where + ([SCORE.c.submission_status == "approved"] if approved_only else [])
 
 
-async def _village_count(session: AsyncSession, unit: Unit) -> int:
-    if unit.level == "village":
-        return 1
-    stmt = select(func.count()).where(col(Unit.commune_id) == unit.id, col(Unit.level) == "village")
-    return int(await session.scalar(stmt) or 0)
+def _units_total(level: str) -> tuple[Any, Any]:
+    """The villages and communes a unit holds (a commune is one, a village is one)."""
+    if level == "village":
+        return literal(1), literal(1)
+    is_village = UNIT.c.level == "village"
+    if level == "commune":
+        in_commune = UNIT.c.commune_id == bindparam("unit_id")
+        return select(func.count()).where(in_commune, is_village).scalar_subquery(), literal(1)
+    in_province = UNIT.c.province_id == bindparam("unit_id")
+    villages = select(func.count()).where(in_province, is_village)
+    communes = select(func.count()).where(in_province, UNIT.c.level == "commune")
+    return villages.scalar_subquery(), communes.scalar_subquery()
+
+
+@lru_cache(maxsize=32)
+def counts_select(level: str, *, approved_only: bool, period: bool) -> Select[Any]:
+    """One statement: the period (the latest visible one unless given), villages reported
+    and met there, communes with a met village, and the unit's villages and communes; on
+    PostgreSQL an index-only scan of the ranking index."""
+    scope = _scope(level, approved_only)
+    wanted: Any = bindparam("period")
+    if not period:
+        wanted = select(func.max(SCORE.c.period)).where(*scope).scalar_subquery()
+    met = SCORE.c.status == "met"
+    return select(
+        func.max(SCORE.c.period),
+        func.count(),
+        func.coalesce(func.sum(case((met, 1), else_=0)), 0),
+        func.count(func.distinct(case((met, SCORE.c.commune_id)))),
+        *_units_total(level),
+    ).where(*scope, SCORE.c.period == wanted)
 
 
 async def summary(
-    session: AsyncSession, *, unit: Unit, period: Period | None, caller: Caller
+    reads: Reads, session: AsyncSession, *, unit: Unit, period: Period | None, caller: Caller
 ) -> SummaryPublic:
     """Counts and per-indicator mean / pass rate for the villages under `unit`."""
-    wanted = str(period) if period else await latest_period(session, unit=unit, caller=caller)
-    scope = (_under(unit), col(Score.period) == wanted, visible_scores(caller))
-    met = col(Score.status) == "met"
-    counts = (
-        await session.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(cast(met, Integer)), 0),
-                func.count(func.distinct(case((met, col(Score.commune_id))))),
-            ).where(*scope)
-        )
-    ).one()
-    villages_total, communes_total = await _unit_counts(session, unit)
-    if unit.level == "commune":
-        villages_total = await _village_count(session, unit)
+    stmt = counts_select(unit.level, approved_only=caller.approved_only, period=bool(period))
+    row = await reads.first(stmt, {"unit_id": unit.id, "period": str(period or "")})
+    assert row is not None  # an aggregate always answers one row
+    found, reported, met, communes_met, villages_total, communes_total = row
+    wanted = str(period) if period else found
+    if wanted is None:
+        raise NotFound(f"No village under {unit.code!r} has a score yet.")
     return SummaryPublic(
         unit_code=unit.code,
         period=wanted,
-        villages_total=villages_total,
-        villages_reported=counts[0],
-        villages_met=int(counts[1]),
-        communes_total=communes_total,
-        communes_with_smart_village=counts[2],
-        indicators=await _indicator_stats(session, unit=unit, period=wanted, caller=caller),
+        villages_total=int(villages_total),
+        villages_reported=int(reported),
+        villages_met=int(met),
+        communes_total=int(communes_total),
+        communes_with_smart_village=int(communes_met),
+        indicators=await _indicator_stats(reads, session, unit=unit, period=wanted, caller=caller),
+    )
+
+
+@lru_cache(maxsize=8)
+def rollup_select(level: str, *, approved_only: bool) -> Select[Any]:
+    """Per indicator: villages with a value, passes and the values' sum, from the roll-ups."""
+    r = ROLLUP.c
+    n, passed, total = (
+        (r.approved_villages, r.approved_passed, r.approved_value_sum)
+        if approved_only
+        else (r.villages, r.passed, r.value_sum)
+    )
+    level_id = r.province_id if level == "province" else r.commune_id
+    return (
+        select(r.indicator_code, func.sum(n), func.sum(passed), func.sum(total))
+        .where(level_id == bindparam("unit_id"), r.period == bindparam("period"))
+        .group_by(r.indicator_code)
+        .order_by(r.indicator_code)
     )
 
 
 async def _indicator_stats(
-    session: AsyncSession, *, unit: Unit, period: str, caller: Caller
+    reads: Reads, session: AsyncSession, *, unit: Unit, period: str, caller: Caller
 ) -> list[IndicatorSummary]:
     if unit.level == "village":
         return await _village_indicators(session, unit=unit, period=period, caller=caller)
-    r = IndicatorRollup
-    n, passed, total = (
-        (col(r.approved_villages), col(r.approved_passed), col(r.approved_value_sum))
-        if caller.approved_only
-        else (col(r.villages), col(r.passed), col(r.value_sum))
-    )
-    level_id = col(r.province_id) if unit.level == "province" else col(r.commune_id)
-    code = col(r.indicator_code)
-    stmt = (
-        select(code, func.sum(n), func.sum(passed), func.sum(total))
-        .where(level_id == unit.id, col(r.period) == period)
-        .group_by(code)
-        .order_by(code)
-    )
-    rows = (await session.execute(stmt)).all()
+    stmt = rollup_select(unit.level, approved_only=caller.approved_only)
+    rows = await reads.all(stmt, {"unit_id": unit.id, "period": period})
     return [
         IndicatorSummary(
             code=code,
