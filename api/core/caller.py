@@ -15,11 +15,16 @@ def as_role(value: str) -> Role:
 
 
 class Placed(Protocol):
-    """Anything with a unit's id and its denormalised ancestry."""
+    """Anything with a unit's id and its denormalised ancestry (read only)."""
 
-    id: int | None
-    province_id: int | None
-    commune_id: int | None
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def province_id(self) -> int | None: ...
+
+    @property
+    def commune_id(self) -> int | None: ...
 
 
 @dataclass(frozen=True)

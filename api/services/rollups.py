@@ -8,9 +8,22 @@ statement (`rebuild`), under the exclusive scoring lock.
 """
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, delete, func, insert, literal, select, true, tuple_
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,24 +76,29 @@ def _insert_for(dialect: str) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ROLLUP)
 
 
+@lru_cache(maxsize=8)
+def add_facts_statement(dialect: str, sign: int) -> Any:
+    """The upsert that adds (or removes) the facts of `:ids` to (from) the roll-ups, built
+    once per dialect and sign so that SQLAlchemy compiles it once (a PUT runs it twice)."""
+    columns = [*KEY, "province_id", *COUNTERS]
+    where = FACTS.c.submission_id.in_(bindparam("ids", expanding=True))
+    stmt = _insert_for(dialect).from_select(columns, _grouped(where, sign))
+    return stmt.on_conflict_do_update(
+        index_elements=list(KEY),
+        set_={
+            "province_id": stmt.excluded.province_id,
+            **{c: ROLLUP.c[c] + stmt.excluded[c] for c in COUNTERS},
+        },
+    )
+
+
 async def add_facts(session: AsyncSession, submission_ids: Sequence[int], *, sign: int) -> None:
     """Add (`sign=1`) or remove (`sign=-1`) the stored facts of these submissions to or
     from the roll-ups, as they are now (with their scores' review status)."""
-    dialect = (await session.connection()).dialect.name
-    columns = [*KEY, "province_id", *COUNTERS]
+    stmt = add_facts_statement((await session.connection()).dialect.name, sign)
     ids = sorted(set(submission_ids))
     for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        where = FACTS.c.submission_id.in_(chunk)
-        stmt = _insert_for(dialect).from_select(columns, _grouped(where, sign))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(KEY),
-            set_={
-                "province_id": stmt.excluded.province_id,
-                **{c: ROLLUP.c[c] + stmt.excluded[c] for c in COUNTERS},
-            },
-        )
-        await session.execute(stmt)
+        await session.execute(stmt, {"ids": ids[start : start + CHUNK]})
 
 
 async def refresh(session: AsyncSession, pairs: Iterable[tuple[int, str]]) -> None:

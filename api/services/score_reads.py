@@ -1,5 +1,6 @@
 """A village's stored score with per-indicator detail, and its trend over periods."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
@@ -23,6 +24,7 @@ from models.submissions import Submission
 from models.units import Unit
 
 SCORE = table_of(Score)
+UNIT = table_of(Unit)
 
 
 def _score_select(*, period: bool, approved_only: bool) -> Select[Any]:
@@ -43,6 +45,58 @@ _SCORE_SELECTS = {
     for period in (False, True)
     for approved in (False, True)
 }
+
+
+def _by_code_select(*, period: bool, approved_only: bool) -> Select[Any]:
+    """The village named by `:code`, where it sits, and its stored answer (of `:period`,
+    or its latest), in one statement: the unit's unique code, then the score index."""
+    joined = SCORE.c.village_id == UNIT.c.id
+    if period:
+        joined = joined & (SCORE.c.period == bindparam("period"))
+    if approved_only:
+        joined = joined & (SCORE.c.submission_status == "approved")
+    place = (UNIT.c.id, UNIT.c.level, UNIT.c.province_id, UNIT.c.commune_id)
+    return (
+        select(*place, SCORE.c.body, SCORE.c.etag)
+        .select_from(UNIT.outerjoin(SCORE, joined))
+        .where(UNIT.c.code == bindparam("code"))
+        .order_by(SCORE.c.period.desc().nulls_last())
+        .limit(1)
+    )
+
+
+_BY_CODE_SELECTS = {
+    (period, approved): _by_code_select(period=period, approved_only=approved)
+    for period in (False, True)
+    for approved in (False, True)
+}
+
+
+@dataclass(frozen=True)
+class PlacedAnswer:
+    """A unit found by code, where it sits (for the caller's scope), and the stored answer
+    of its score (None: no score, or one stored before answers were)."""
+
+    id: int | None
+    level: str
+    province_id: int | None
+    commune_id: int | None
+    body: bytes | None
+    etag: str | None
+
+
+async def stored_answer(
+    reads: Reads, *, code: str, period: Period | None, caller: Caller
+) -> PlacedAnswer | None:
+    """The unit with this code and its stored score answer, in one indexed read (None when
+    no unit has the code)."""
+    stmt = _BY_CODE_SELECTS[(period is not None, caller.approved_only)]
+    row = await reads.first(stmt, {"code": code, "period": str(period) if period else None})
+    if row is None:
+        return None
+    unit_id, level, province_id, commune_id, body, etag = row
+    stored = bytes(body) if body is not None else None
+    return PlacedAnswer(unit_id, level, province_id, commune_id, stored, etag)
 
 
 async def village_score(

@@ -27,7 +27,7 @@ from api.services import ranking_page
 from api.services import score_reads as scores
 from api.web.deps import close_if_used, optional_period, reads_of, scope_unit_of
 from api.web.hygiene import check_params
-from api.web.policy import Access, Memory, enforce, identify
+from api.web.policy import Access, Memory, admit_caller, admit_unit, enforce, identify, rule_for
 from criteria.periods import Period
 
 log = logging.getLogger("smartvillage")
@@ -100,17 +100,6 @@ def _choice(request: Request, name: str, allowed: frozenset[str], default: str |
     return value
 
 
-async def _score(request: Request, session: AsyncSession, access: Access) -> tuple[bytes, str]:
-    assert access.caller is not None
-    return await scores.village_score(
-        reads_of(request),
-        session,
-        village=scope_unit_of(access),
-        period=_period(request),
-        caller=access.caller,
-    )
-
-
 async def _ranking(request: Request, session: AsyncSession, access: Access) -> tuple[bytes, None]:
     assert access.caller is not None
     body = await ranking_page.ranking(
@@ -133,6 +122,20 @@ def _credentials(request: Request) -> tuple[str | None, str | None]:
     return (token if scheme.lower() == "bearer" else None), request.headers.get("x-api-key")
 
 
+async def _village_score(request: Request, caller: Caller) -> tuple[bytes, str | None]:
+    """One read: the village by its code, where it sits, and its stored answer; the
+    policy's role and scope rules applied to what it found."""
+    admitted = admit_caller(rule_for(request), caller)
+    code = request.path_params["village_code"]
+    found = await scores.stored_answer(
+        reads_of(request), code=code, period=_period(request), caller=admitted
+    )
+    if found is None or found.level != "village" or found.body is None:
+        raise FallThrough("the route answers the 404, or renders an old score")
+    admit_unit(admitted, found, code)
+    return found.body, found.etag
+
+
 async def _answer(request: Request, session: AsyncSession, name: str) -> tuple[bytes, str | None]:
     check_params(request)
     memory: Memory = request.app.state.memory
@@ -141,10 +144,9 @@ async def _answer(request: Request, session: AsyncSession, name: str) -> tuple[b
     caller: Caller | None = await identify(
         session, token=token, key=key, secret=secret, memory=memory
     )
-    access = await enforce(request, session, caller, memory)
     if name == "get_village_score":
-        return await _score(request, session, access)
-    return await _ranking(request, session, access)
+        return await _village_score(request, admit_caller(rule_for(request), caller))
+    return await _ranking(request, session, await enforce(request, session, caller, memory))
 
 
 class HotReadsMiddleware:

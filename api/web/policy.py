@@ -13,7 +13,7 @@ from typing import Literal
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.core.caller import ROLES, Caller, Role
+from api.core.caller import ROLES, Caller, Placed, Role
 from api.core.problems import Forbidden, ProblemError, Unauthorized
 from api.core.security import read_token
 from api.services import accounts, api_keys
@@ -185,6 +185,25 @@ async def _scope_unit(
     return unit_service.as_unit(await _find(session, code, memory), code) if code else None
 
 
+def admit_caller(rule: Rule, caller: Caller | None) -> Caller:
+    """`caller` when `rule` lets its role in: 401 without valid credentials, 403 for a role
+    the rule does not name."""
+    if caller is None:
+        raise Unauthorized(
+            "Send a bearer token (POST /api/v1/auth/token) or an X-API-Key.",
+            headers={"WWW-Authenticate": 'Bearer realm="smartvillage"'},
+        )
+    if rule.roles is not None and caller.role not in rule.roles:
+        raise Forbidden(f"The {caller.role} role may not do this.")
+    return caller
+
+
+def admit_unit(caller: Caller, unit: Placed, code: str) -> None:
+    """403 when `unit` (named `code`) lies outside the caller's scope."""
+    if not caller.covers(unit):
+        raise Forbidden(f"{code!r} is outside your scope ({caller.unit_code or 'none'}).")
+
+
 async def enforce(
     request: Request, session: AsyncSession, caller: Caller | None, memory: Memory | None = None
 ) -> Access:
@@ -193,14 +212,8 @@ async def enforce(
     rule = rule_for(request)
     if rule.roles is None:
         return Access(None)
-    if caller is None:
-        raise Unauthorized(
-            "Send a bearer token (POST /api/v1/auth/token) or an X-API-Key.",
-            headers={"WWW-Authenticate": 'Bearer realm="smartvillage"'},
-        )
-    if caller.role not in rule.roles:
-        raise Forbidden(f"The {caller.role} role may not do this.")
+    admitted = admit_caller(rule, caller)
     unit = await _scope_unit(request, session, rule.scope, memory) if rule.scope != "none" else None
-    if unit is not None and not caller.covers(unit):
-        raise Forbidden(f"{unit.code!r} is outside your scope ({caller.unit_code or 'none'}).")
-    return Access(caller, unit)
+    if unit is not None:
+        admit_unit(admitted, unit, unit.code)
+    return Access(admitted, unit)
